@@ -1,0 +1,92 @@
+package users
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/cubby-dev/cubby/auth"
+	"golang.org/x/crypto/argon2"
+)
+
+// examplePath is users.example.toml at the root of the repository.
+var examplePath = filepath.Join("..", "..", "users.example.toml")
+
+// passwordMatches recomputes the SCRAM keys of password with the salt and
+// argon2id parameters of v and compares them with v's.
+func passwordMatches(v auth.Verifier, password string) bool {
+	salted := argon2.IDKey([]byte(password), v.Salt, v.KDF.Time, v.KDF.MemoryKiB, v.KDF.Threads, 32)
+	mac := func(msg string) []byte {
+		m := hmac.New(sha256.New, salted)
+		m.Write([]byte(msg))
+		return m.Sum(nil)
+	}
+	storedKey := sha256.Sum256(mac("Client Key"))
+	return subtle.ConstantTimeCompare(storedKey[:], v.StoredKey[:]) == 1 &&
+		subtle.ConstantTimeCompare(mac("Server Key"), v.ServerKey[:]) == 1
+}
+
+func TestExampleFile(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasDemo() {
+		t.Error("HasDemo() = false, want true")
+	}
+	if c.Defaults.Quota != 1<<30 || len(c.Defaults.Commands) == 0 {
+		t.Errorf("Defaults = %+v, want commands and a 1GiB quota", c.Defaults)
+	}
+
+	// Every demo password documented in a comment must match its verifier,
+	// and every demo user must have one documented.
+	documented := regexp.MustCompile(`(?m)^# Demo account\. Log in as "([^"]+)" with the password "([^"]+)"\.$`).FindAllStringSubmatch(string(data), -1)
+	seen := make(map[string]bool)
+	for _, m := range documented {
+		name, password := m[1], m[2]
+		t.Run(name, func(t *testing.T) {
+			u, ok := c.Users[name]
+			if !ok {
+				t.Fatalf("the comments document user %q, which the file does not have", name)
+			}
+			if !u.Demo {
+				t.Errorf("%s has a published password but is not a demo account", name)
+			}
+			if u.Verifier.KDF != auth.DefaultKDFParams() {
+				t.Errorf("%s's verifier uses %+v, want auth.DefaultKDFParams() %+v", name, u.Verifier.KDF, auth.DefaultKDFParams())
+			}
+			if !passwordMatches(u.Verifier, password) {
+				t.Errorf("the documented password %q does not match %s's verifier", password, name)
+			}
+			if passwordMatches(u.Verifier, password+"x") {
+				t.Error("passwordMatches accepts a wrong password")
+			}
+		})
+		seen[name] = true
+	}
+	for _, want := range []string{"alice", "bob"} {
+		if u, ok := c.Users[want]; !ok || !u.Demo || u.Disabled || !seen[want] {
+			t.Errorf("want an enabled demo account %q with a documented password", want)
+		}
+	}
+	for name, u := range c.Users {
+		if u.Demo && !seen[name] {
+			t.Errorf("demo user %q has no documented password", name)
+		}
+	}
+
+	// Every key must be documented.
+	for _, key := range []string{"[defaults]", "commands", "quota", "password", "disabled", "demo", "[users.NAME]", "loopback"} {
+		if !regexp.MustCompile(`(?m)^#.*` + regexp.QuoteMeta(key)).Match(data) {
+			t.Errorf("no comment mentions %s", key)
+		}
+	}
+}

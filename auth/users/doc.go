@@ -1,0 +1,69 @@
+// Package users loads and edits users.toml, the account list of cubbyd.
+//
+// # File format
+//
+// The file has an optional [defaults] table and one [users.<name>] table per
+// account:
+//
+//	[defaults]
+//	commands = ["ls", "mkdir", "mv", "rm", "cp", "cat"]
+//	quota = "1GiB"
+//
+//	[users.alice]
+//	password = "scram-argon2id$v=19$m=65536,t=3,p=4$<salt>$<storedkey>$<serverkey>"
+//	disabled = false
+//	demo = false
+//	commands = ["ls", "cat"]
+//	quota = "500MiB"
+//
+// The keys are:
+//
+//   - commands: the programs an account may run, by name (no "/"). The single
+//     entry "*" allows any program. An empty list allows none, and so does
+//     leaving commands out of both [defaults] and the user's table.
+//   - quota: a size such as "1GiB" (see [ParseSize]) or an integer number of
+//     bytes; 0, the default, means unlimited.
+//   - password: the verifier written by [auth.Verifier.String], never the
+//     password itself. Every user must have one.
+//   - disabled: true keeps the account in the file but refuses its logins.
+//   - demo: true marks a demonstration account. The caller (cubbyd) must serve
+//     demo accounts only on a loopback address; see [Config.HasDemo].
+//
+// A user's commands and quota, when present, replace those of [defaults];
+// [User] holds the merged result. An empty file, or a users table with no
+// accounts, is valid: it describes a server with no accounts yet.
+//
+// # Errors
+//
+// Loading is strict. Unknown keys (including keys spelled with different
+// case), values of the wrong type, invalid user names, bad verifiers and
+// bad sizes are all errors. Every problem in the file is reported as a
+// [*ParseError] whose text is one line, "PATH:LINE: what is wrong", for
+// example
+//
+//	users.toml:7: unknown key "pasword" in [users.alice]
+//
+// The text starts with the path rather than "users:", like a compiler's
+// errors, so that editors can jump to the line. Only the first problem is
+// reported. Other failures, such as a file that cannot be read, are
+// ordinary errors prefixed with "users: ".
+//
+// Loading runs in two steps: the toml package decodes the file into typed
+// structs, then a separate validation step checks, in this order, the keys
+// (known names, user names and TOML types), the values (verifiers, commands
+// and sizes) and finally that every user has a password. Each check walks
+// the file from top to bottom, so the problem reported does not depend on
+// map order.
+//
+// # Editing
+//
+// [AddUser], [SetPassword] and [DeleteUser] change the file as text, so that
+// the administrator's comments, ordering and spacing survive. They hold an
+// exclusive lock on PATH.lock from reading the file until the new version
+// has replaced it, check that the edited text loads, and write it
+// atomically with mode 0600. They refuse, without writing, any file in
+// which users are not written as [users.<name>] tables with plain keys (for
+// example an inline users = { ... } table or dotted keys such as
+// users.alice.password = "..."), because such files cannot be edited
+// line by line with certainty.
+package users

@@ -1,0 +1,185 @@
+package users
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/cubby-dev/cubby/auth"
+)
+
+// AnyCommand, as the only entry or one of the entries of a commands list,
+// allows every program.
+const AnyCommand = "*"
+
+// MaxNameLen is the maximum length of a user name in bytes.
+const MaxNameLen = 32
+
+// Config is a loaded users file. Nothing modifies it after Load or Parse
+// returns it, so it may be shared between goroutines; callers must not
+// modify it or the Users it holds either.
+type Config struct {
+	// Path is the file name that was loaded, as given to Load or Parse.
+	Path string
+	// Defaults holds the [defaults] table.
+	Defaults Settings
+	// Users holds every account, by name, including disabled ones.
+	Users map[string]*User
+}
+
+// Settings are the keys that [defaults] provides and a user may override.
+type Settings struct {
+	// Commands lists the programs that may be run, by name. AnyCommand
+	// allows every program; an empty or nil list allows none.
+	Commands []string
+	// Quota is the storage limit in bytes; 0 means unlimited.
+	Quota int64
+}
+
+// User is one account. Commands and Quota are already merged with the
+// defaults: a user's own value, when present, replaces the default.
+type User struct {
+	// Name is the user name, the NAME of [users.NAME].
+	Name string
+	// Verifier checks the user's password; see the auth package.
+	Verifier auth.Verifier
+	// Disabled accounts are listed but must not be able to log in.
+	Disabled bool
+	// Demo marks a demonstration account, to be served only on loopback.
+	Demo     bool
+	Commands []string
+	Quota    int64
+	// Line is the line of the file on which the user's table starts.
+	Line int
+}
+
+// CanRun reports whether u may run the program called name. Commands lists
+// only bare program names, so a name that is empty or contains "/" or NUL
+// is refused even when Commands contains AnyCommand.
+func (u *User) CanRun(name string) bool {
+	if commandProblem(name) != "" || name == AnyCommand {
+		return false
+	}
+	return slices.Contains(u.Commands, AnyCommand) || slices.Contains(u.Commands, name)
+}
+
+// ParseError is a problem at one line of a users file.
+type ParseError struct {
+	Path string // the file name as given to Load or Parse
+	Line int    // 1-based
+	Msg  string // what is wrong, on one line
+}
+
+// Error returns "PATH:LINE: MSG".
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+}
+
+// Load reads and parses the users file at path. A missing file is an error
+// that matches fs.ErrNotExist. Load does not check the file's permissions;
+// see WorldReadable.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("users: reading users file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// List loads the users file at path and returns its users, including
+// disabled ones, sorted by name.
+func List(path string) ([]*User, error) {
+	c, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]*User, 0, len(c.Users))
+	for _, u := range c.Users {
+		list = append(list, u)
+	}
+	slices.SortFunc(list, func(a, b *User) int { return strings.Compare(a.Name, b.Name) })
+	return list, nil
+}
+
+// Lookup returns the user called name. It returns false if there is no
+// such user or the user is disabled, so a false result must be treated as a
+// failed login without telling the client which case it was.
+func (c *Config) Lookup(name string) (*User, bool) {
+	u, ok := c.Users[name]
+	if !ok || u.Disabled {
+		return nil, false
+	}
+	return u, true
+}
+
+// HasDemo reports whether any enabled user is a demo account. A server
+// whose configuration has demo accounts must listen only on loopback
+// addresses and must refuse to start otherwise. Disabled demo accounts do
+// not count, because nobody can log in to them.
+func (c *Config) HasDemo() bool {
+	for _, u := range c.Users {
+		if u.Demo && !u.Disabled {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidName returns nil if name may be used as a user name: 1 to 32
+// characters from a-z, 0-9, "_" and "-", starting with a letter or "_".
+// The restriction keeps names safe as file names, in logs and as bare TOML
+// keys.
+func ValidName(name string) error {
+	if msg := nameProblem(name); msg != "" {
+		return fmt.Errorf("users: %s", msg)
+	}
+	return nil
+}
+
+// nameProblem is ValidName without the package prefix, for file errors.
+func nameProblem(name string) string {
+	ok := len(name) >= 1 && len(name) <= MaxNameLen
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || c == '_' || i > 0 && ('0' <= c && c <= '9' || c == '-')
+	}
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf("user name %q: must start with a lowercase letter or _ and contain only a-z 0-9 _ -, at most %d characters", name, MaxNameLen)
+}
+
+// commandProblem returns "" if name may appear in a commands list, and
+// otherwise what is wrong with it.
+func commandProblem(name string) string {
+	switch {
+	case name == "":
+		return "is empty"
+	case name == "." || name == "..":
+		return "is not a program name"
+	case strings.Contains(name, "/"):
+		return `must be a program name, not a path (contains "/")`
+	case strings.Contains(name, "\x00"):
+		return "contains a NUL byte"
+	}
+	return ""
+}
+
+// WorldReadable reports whether the file at path may be read by users other
+// than its owner, that is whether its group or other read permission is
+// set. The file holds password verifiers, which allow offline guessing, so
+// the caller should log a warning (and suggest chmod 600) when it returns
+// true. On Windows, where permission bits do not describe access, it always
+// returns false.
+func WorldReadable(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, fmt.Errorf("users: %w", err)
+	}
+	if runtime.GOOS == "windows" {
+		return false, nil
+	}
+	return fi.Mode().Perm()&0o044 != 0, nil
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/cubby-dev/cubby/auth/knownhosts"
+	"github.com/cubby-dev/cubby/session/client"
+	"github.com/cubby-dev/cubby/session/client/shell"
+)
+
+// exitConnect is the status when the client cannot connect or log in, as
+// ssh uses it.
+const exitConnect = 255
+
+const usage = `usage: cubby [options] [USER@]HOST[:PORT] [COMMAND [ARGS...]]
+
+commands: upload LOCAL [REMOTE], download REMOTE [LOCAL] (add --resume to continue
+an interrupted transfer); without a command, cubby reads commands from a prompt.
+The password comes from a prompt, --password-stdin, or $CUBBY_PASSWORD.
+
+options:`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("cubby", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	port := fs.String("p", "5050", "server port")
+	knownHostsPath := fs.String("known-hosts", "", "known hosts file (default: known_hosts in the user's config dir, cubby/)")
+	acceptNew := fs.Bool("accept-new-host", false, "pin an unknown server key without asking (a changed key is still refused)")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() < 1 {
+		fs.Usage()
+		return 2
+	}
+	userName, addr, err := parseTarget(fs.Arg(0), *port)
+	if err != nil {
+		fmt.Fprintln(stderr, "cubby:", err)
+		return 2
+	}
+	if userName == "" {
+		if userName, err = localUser(); err != nil {
+			fmt.Fprintln(stderr, "cubby:", err)
+			return 2
+		}
+	}
+	khPath := *knownHostsPath
+	if khPath == "" {
+		if khPath, err = knownhosts.DefaultPath(); err != nil {
+			fmt.Fprintln(stderr, "cubby:", err)
+			return exitConnect
+		}
+	}
+	in := bufio.NewReader(stdin)
+	tty := terminal(stdin)
+	cfg := client.Config{
+		User:          userName,
+		KnownHosts:    &knownhosts.Store{Path: khPath},
+		AcceptNewHost: *acceptNew,
+		Password: func() ([]byte, error) {
+			return password(userName, addr, *pwStdin, getenv, in, tty, stderr)
+		},
+	}
+	if tty != nil {
+		cfg.ConfirmHost = func(host, fp string) (bool, error) { return confirmHost(host, fp, in, stderr) }
+	}
+	c, err := client.Dial(ctx, addr, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "cubby:", shell.UserMessage(err))
+		return exitConnect
+	}
+	defer c.Close()
+	sh := shell.New(c, hostOnly(addr), stdout, stderr)
+	if fs.NArg() > 1 {
+		return sh.Exec(ctx, fs.Args()[1:])
+	}
+	return sh.Loop(ctx, in, tty != nil)
+}
+
+// parseTarget splits [USER@]HOST[:PORT]; HOST may be an IPv6 address,
+// bare or in brackets.
+func parseTarget(target, defaultPort string) (userName, addr string, err error) {
+	if i := strings.LastIndex(target, "@"); i >= 0 {
+		userName, target = target[:i], target[i+1:]
+		if userName == "" {
+			return "", "", fmt.Errorf("%q: empty user name before @", target)
+		}
+	}
+	host, port := target, defaultPort
+	switch {
+	case strings.HasPrefix(target, "["):
+		if h, p, err := net.SplitHostPort(target); err == nil {
+			host, port = h, p
+		} else {
+			host = strings.TrimSuffix(strings.TrimPrefix(target, "["), "]")
+		}
+	case strings.Count(target, ":") == 1:
+		host, port, _ = strings.Cut(target, ":")
+	}
+	if host == "" {
+		return "", "", fmt.Errorf("%q: missing host", target)
+	}
+	return userName, net.JoinHostPort(host, port), nil
+}
+
+func hostOnly(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}
+
+func localUser() (string, error) {
+	u, err := user.Current()
+	if err != nil {
+		return "", fmt.Errorf("cannot tell your user name; give it as USER@HOST: %w", err)
+	}
+	name := u.Username
+	if i := strings.LastIndexAny(name, `\`); i >= 0 { // DOMAIN\user on Windows
+		name = name[i+1:]
+	}
+	return strings.ToLower(name), nil
+}
+
+// terminal returns stdin as a terminal file, or nil if it is not one.
+func terminal(stdin io.Reader) *os.File {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return nil
+}
+
+// password gets the password from --password-stdin, $CUBBY_PASSWORD or a
+// prompt without echo, in that order.
+func password(userName, addr string, fromStdin bool, getenv func(string) string, in *bufio.Reader, tty *os.File, stderr io.Writer) ([]byte, error) {
+	switch {
+	case fromStdin:
+		line, err := in.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("reading the password from stdin: %w", err)
+		}
+		if len(line) == 0 {
+			return nil, errors.New("--password-stdin: standard input is empty")
+		}
+		return bytes.TrimRight(line, "\r\n"), nil
+	case getenv("CUBBY_PASSWORD") != "":
+		return []byte(getenv("CUBBY_PASSWORD")), nil
+	case tty != nil:
+		fmt.Fprintf(stderr, "%s@%s's password: ", userName, addr)
+		pw, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(stderr)
+		return pw, err
+	}
+	return nil, errors.New("no password: standard input is not a terminal; use --password-stdin or CUBBY_PASSWORD")
+}
+
+func confirmHost(host, fp string, in *bufio.Reader, stderr io.Writer) (bool, error) {
+	fmt.Fprintf(stderr, "The authenticity of host %s can't be established.\nIts key fingerprint is %s.\n", host, fp)
+	for {
+		fmt.Fprint(stderr, "Are you sure you want to continue connecting (yes/no)? ")
+		line, err := in.ReadString('\n')
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "yes":
+			return true, nil
+		case "no":
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		fmt.Fprintln(stderr, "Please type 'yes' or 'no'.")
+	}
+}

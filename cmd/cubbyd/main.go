@@ -1,0 +1,68 @@
+// Command cubbyd is the cubby server and its admin tool.
+//
+//	cubbyd serve [--config users.toml] [--data DIR] [--listen ADDR]
+//	cubbyd fingerprint [--data DIR]
+//	cubbyd user add|passwd|del NAME [--config F] [--password-stdin]
+//	cubbyd user list [--config F]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "cubbyd:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+const usage = `usage:
+  cubbyd serve [--config users.toml] [--data DIR] [--listen ADDR] [--tls-cert F --tls-key F]
+  cubbyd fingerprint [--data DIR] [--config users.toml]
+  cubbyd user add NAME [--config users.toml] [--password-stdin]
+  cubbyd user passwd NAME [--config users.toml] [--password-stdin]
+  cubbyd user del NAME [--config users.toml]
+  cubbyd user list [--config users.toml]`
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg + "\n" + usage }
+
+func exitCode(err error) int {
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &usageError{"missing command"}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "fingerprint":
+		return fingerprint(args[1:], stdout, stderr)
+	case "user":
+		return user(args[1:], stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return &usageError{fmt.Sprintf("unknown command %q", args[0])}
+}

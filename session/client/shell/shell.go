@@ -1,0 +1,230 @@
+// Package shell runs cubby client commands — one given on the command
+// line, or a prompt loop — against a logged-in client.Client.
+package shell
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/cubby-dev/cubby/session/client"
+)
+
+// Exit statuses, as ssh and sftp use them.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+)
+
+// Shell runs commands for one session.
+type Shell struct {
+	Client *client.Client
+	Host   string
+	Stdout io.Writer
+	Stderr io.Writer
+	// Windows reads local paths with backslashes as separators.
+	Windows bool
+}
+
+// New returns a Shell for c writing to stdout and stderr.
+func New(c *client.Client, host string, stdout, stderr io.Writer) *Shell {
+	return &Shell{Client: c, Host: host, Stdout: stdout, Stderr: stderr, Windows: runtime.GOOS == "windows"}
+}
+
+// errQuit ends the prompt loop.
+var errQuit = errors.New("quit")
+
+// Exec runs one command given as words (from the command line) and returns
+// its exit status, reporting failures on Stderr.
+func (s *Shell) Exec(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		return ExitOK
+	}
+	err := s.run(ctx, args[0], args[1:])
+	return s.status(err)
+}
+
+func (s *Shell) status(err error) int {
+	if err == nil || errors.Is(err, errQuit) {
+		return ExitOK
+	}
+	fmt.Fprintf(s.Stderr, "cubby: %s\n", UserMessage(err))
+	return ExitFailed
+}
+
+// Loop reads command lines from in until end of input or quit. With
+// prompt set it shows user@host:cwd$ before each line. It returns the
+// status of the last command.
+func (s *Shell) Loop(ctx context.Context, in io.Reader, prompt bool) int {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	status := ExitOK
+	for {
+		if prompt {
+			fmt.Fprintf(s.Stdout, "%s@%s:%s$ ", s.Client.User(), s.Host, s.Client.Cwd())
+		}
+		if !sc.Scan() {
+			if err := sc.Err(); err != nil {
+				fmt.Fprintf(s.Stderr, "cubby: reading commands: %v\n", err)
+				return ExitFailed
+			}
+			if prompt {
+				fmt.Fprintln(s.Stdout)
+			}
+			return status
+		}
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, rest, _ := strings.Cut(line, " ")
+		args, err := s.lineArgs(name, rest)
+		if err == nil {
+			err = s.run(ctx, name, args)
+		}
+		if errors.Is(err, errQuit) {
+			return ExitOK
+		}
+		status = s.status(err)
+	}
+}
+
+// lineArgs splits the rest of a typed line for command name; upload's
+// local paths get the Windows-aware reading.
+func (s *Shell) lineArgs(name, rest string) ([]string, error) {
+	if name != "upload" && name != "put" {
+		return splitArgs(rest, s.Windows)
+	}
+	var flags []string
+	for {
+		rest = strings.TrimLeft(rest, " \t")
+		word, after, _ := strings.Cut(rest, " ")
+		if !strings.HasPrefix(word, "-") {
+			break
+		}
+		flags = append(flags, word)
+		rest = after
+	}
+	args, err := localArgs(rest, s.Windows, os.Stat)
+	return append(flags, args...), err
+}
+
+const help = `commands:
+  upload|put [--resume] LOCAL [REMOTE]      store a local file in your home
+  download|get [--resume] REMOTE [LOCAL]    fetch a file from your home
+  help                                      this text
+  quit|exit                                 end the session`
+
+func (s *Shell) run(ctx context.Context, name string, args []string) error {
+	switch name {
+	case "upload", "put":
+		return s.upload(ctx, args)
+	case "download", "get":
+		return s.download(ctx, args)
+	case "help", "?":
+		fmt.Fprintln(s.Stdout, help)
+		return nil
+	case "quit", "exit", "bye":
+		return errQuit
+	}
+	return fmt.Errorf("%s: unknown command (remote commands come in a later version); try help", name)
+}
+
+// transferArgs separates --resume from one or two paths.
+func transferArgs(cmd string, args []string) (resume bool, paths []string, err error) {
+	for i, a := range args {
+		if a == "--" {
+			paths = append(paths, args[i+1:]...)
+			break
+		}
+		switch a {
+		case "--resume", "-resume":
+			resume = true
+		default:
+			if strings.HasPrefix(a, "-") && len(a) > 1 {
+				return false, nil, fmt.Errorf("%s: unknown option %s", cmd, a)
+			}
+			paths = append(paths, a)
+		}
+	}
+	if len(paths) < 1 || len(paths) > 2 {
+		return false, nil, fmt.Errorf("usage: %s [--resume] SOURCE [TARGET]", cmd)
+	}
+	return resume, paths, nil
+}
+
+func (s *Shell) upload(ctx context.Context, args []string) error {
+	resume, paths, err := transferArgs("upload", args)
+	if err != nil {
+		return err
+	}
+	remote := ""
+	if len(paths) == 2 {
+		remote = paths[1]
+	}
+	res, err := s.Client.Upload(ctx, paths[0], remote, client.TransferOptions{Resume: resume})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Stdout, "uploaded %s to %s (%s%s, sha256 %s ok)\n", paths[0], res.Remote, formatBytes(res.Size), resumed(res.ResumedFrom), hex.EncodeToString(res.Sum[:4]))
+	return nil
+}
+
+func (s *Shell) download(ctx context.Context, args []string) error {
+	resume, paths, err := transferArgs("download", args)
+	if err != nil {
+		return err
+	}
+	local := ""
+	if len(paths) == 2 {
+		local = paths[1]
+	}
+	res, err := s.Client.Download(ctx, paths[0], local, client.TransferOptions{Resume: resume})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Stdout, "downloaded %s to %s (%s%s, sha256 %s ok)\n", paths[0], res.Local, formatBytes(res.Size), resumed(res.ResumedFrom), hex.EncodeToString(res.Sum[:4]))
+	return nil
+}
+
+func resumed(from int64) string {
+	if from == 0 {
+		return ""
+	}
+	return ", resumed after " + formatBytes(from)
+}
+
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// UserMessage is err as the user reads it after "cubby: ": without the Go
+// package prefixes ("client: auth: ...") that mean nothing to them.
+func UserMessage(err error) string {
+	msg := err.Error()
+	for {
+		trimmed := msg
+		for _, p := range []string{"client: ", "auth: ", "knownhosts: ", "wire: "} {
+			trimmed = strings.TrimPrefix(trimmed, p)
+		}
+		if trimmed == msg {
+			return msg
+		}
+		msg = trimmed
+	}
+}

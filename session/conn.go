@@ -1,0 +1,186 @@
+package session
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cubby-dev/cubby/auth"
+	"github.com/cubby-dev/cubby/wire"
+)
+
+// conn is one client connection, from accept to close.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	log    *slog.Logger
+
+	shutdownOnce sync.Once
+	draining     atomic.Bool
+	// pendingFinal is the server-final message, held until the home opens.
+	pendingFinal []byte
+}
+
+// shutdown ends the session once its current request is done: closing
+// the read side would lose a request in flight, so the idle wait is cut
+// short by an immediate read deadline, and a request in progress finishes.
+func (c *conn) shutdown() {
+	c.shutdownOnce.Do(func() {
+		c.draining.Store(true)
+		c.nc.SetReadDeadline(time.Now())
+	})
+}
+
+func (c *conn) serve() {
+	defer c.srv.forget(c)
+	defer c.cancel()
+	defer c.nc.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+
+	hsTimeout := orDefault(c.srv.HandshakeTimeout, DefaultHandshakeTimeout)
+	c.nc.SetDeadline(c.srv.now().Add(hsTimeout))
+
+	v, err := wire.ReadPreamble(c.nc)
+	if err != nil {
+		c.log.Info("closing: bad preamble", "err", err)
+		return
+	}
+	if err := wire.WritePreamble(c.nc); err != nil {
+		return
+	}
+	if v != wire.Version {
+		c.log.Info("closing: protocol version mismatch", "err", &wire.VersionError{Local: wire.Version, Remote: v})
+		return
+	}
+
+	cfg := c.srv.TLSConfig.Clone()
+	cfg.MinVersion = tls.VersionTLS13
+	tc := tls.Server(c.nc, cfg)
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		c.log.Info("closing: TLS handshake failed", "err", err)
+		return
+	}
+	wc := wire.NewConn(tc)
+
+	user, err := c.login(tc, wc)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			c.log.Info("closing: login failed", "err", err)
+		}
+		return
+	}
+	c.nc.SetDeadline(time.Time{})
+	c.log = c.log.With("user", user)
+
+	h, err := c.srv.openHome(user)
+	if err != nil {
+		c.log.Error("closing: cannot open home", "err", err)
+		c.writeError(wc, &wire.Error{Kind: wire.KindInternal, Message: "cannot open your home folder; ask the admin to check the server log"})
+		return
+	}
+	defer h.root.Close()
+	if err := wc.WriteMessage(&wire.AuthOK{Message: c.pendingFinal, User: user, Cwd: "~"}); err != nil {
+		return
+	}
+	c.pendingFinal = nil
+	c.log.Info("login succeeded")
+
+	s := &session{conn: c, wc: wc, home: h, cwd: ".", log: c.log}
+	s.run(c.ctx)
+}
+
+// login runs the SCRAM exchange and returns the authenticated user. The
+// server-final message waits in pendingFinal until the home is open, so
+// that AuthOK is only sent for a session that can really start.
+func (c *conn) login(tc *tls.Conn, wc *wire.Conn) (string, error) {
+	cs := tc.ConnectionState()
+	cb, err := cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
+	if err != nil {
+		return "", fmt.Errorf("session: channel binding: %w", err)
+	}
+	sl := auth.NewServerLogin(c.srv.lookup, c.srv.FakeSaltKey, cb)
+
+	m, err := wc.ReadMessage()
+	if err != nil {
+		return "", c.protocolError(wc, err)
+	}
+	start, ok := m.(*wire.AuthStart)
+	if !ok {
+		return "", c.unexpected(wc, m, "AuthStart")
+	}
+	if start.Mechanism != auth.Mechanism {
+		c.writeError(wc, &wire.Error{Kind: wire.KindAuth, Message: fmt.Sprintf("login mechanism %q is not supported; this server uses %s", start.Mechanism, auth.Mechanism)})
+		return "", fmt.Errorf("session: unsupported mechanism %q", start.Mechanism)
+	}
+	first, err := sl.First(start.Message)
+	if err != nil {
+		return "", c.authFailed(wc, err)
+	}
+	if err := wc.WriteMessage(&wire.AuthChallenge{Message: first}); err != nil {
+		return "", err
+	}
+	m, err = wc.ReadMessage()
+	if err != nil {
+		return "", c.protocolError(wc, err)
+	}
+	resp, ok := m.(*wire.AuthResponse)
+	if !ok {
+		return "", c.unexpected(wc, m, "AuthResponse")
+	}
+	final, err := sl.Final(resp.Message)
+	if err != nil {
+		return "", c.authFailed(wc, err)
+	}
+	c.pendingFinal = final
+	return sl.User(), nil
+}
+
+func (c *conn) authFailed(wc *wire.Conn, err error) error {
+	c.writeError(wc, &wire.Error{Kind: wire.KindAuth, Message: auth.ErrLoginFailed.Error()})
+	return err
+}
+
+// protocolError answers a framing or decoding failure with an Error frame
+// before the connection closes, and passes plain disconnects through.
+func (c *conn) protocolError(wc *wire.Conn, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.writeError(wc, &wire.Error{Kind: wire.KindTimeout, Message: "timed out waiting for the client"})
+		return err
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	c.writeError(wc, &wire.Error{Kind: wire.KindProtocol, Message: "protocol error: " + err.Error()})
+	return err
+}
+
+func (c *conn) unexpected(wc *wire.Conn, m wire.Message, want string) error {
+	err := fmt.Errorf("session: got %v, want %s", m.Type(), want)
+	c.writeError(wc, &wire.Error{Kind: wire.KindProtocol, Message: "protocol error: " + err.Error()[len("session: "):]})
+	return err
+}
+
+func (c *conn) writeError(wc *wire.Conn, e *wire.Error) {
+	c.nc.SetWriteDeadline(c.srv.now().Add(5 * time.Second))
+	if err := wc.WriteMessage(e); err != nil {
+		c.log.Debug("writing error frame failed", "err", err)
+	}
+}

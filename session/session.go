@@ -1,0 +1,188 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/cubby-dev/cubby/wire"
+)
+
+// session is a logged-in connection: the user's home, the working
+// directory, and at most one request at a time.
+type session struct {
+	conn *conn
+	wc   *wire.Conn
+	home *home
+	cwd  string // clean, relative to the home; "." is the home
+	log  *slog.Logger
+
+	// A request that streams to the client (a download) runs in its own
+	// goroutine so the loop can still read Cancel; activeDone is closed
+	// when it ends.
+	mu           sync.Mutex
+	activeCancel context.CancelFunc
+	activeDone   chan struct{}
+}
+
+// errDraining ends the loop when the server shuts down between requests.
+var errDraining = errors.New("session: server shutting down")
+
+func (s *session) run(ctx context.Context) {
+	defer s.waitActive()
+	for {
+		m, err := s.next()
+		if err != nil {
+			switch {
+			case errors.Is(err, errDraining):
+				s.log.Info("closing: server shutting down")
+				s.conn.writeError(s.wc, &wire.Error{Kind: wire.KindOther, Message: "the server is shutting down"})
+			case isTimeout(err):
+				s.log.Info("closing: idle timeout")
+				s.conn.writeError(s.wc, &wire.Error{Kind: wire.KindTimeout, Message: "session closed after being idle too long"})
+			default:
+				s.conn.protocolError(s.wc, err)
+			}
+			return
+		}
+		if err := s.dispatch(ctx, m); err != nil {
+			s.log.Info("closing", "err", err)
+			return
+		}
+	}
+}
+
+// next reads the next frame with the idle deadline, or fails if the server
+// is draining.
+func (s *session) next() (wire.Message, error) {
+	c := s.conn
+	c.nc.SetReadDeadline(c.srv.now().Add(orDefault(c.srv.IdleTimeout, DefaultIdleTimeout)))
+	if c.draining.Load() && !s.busy() {
+		return nil, errDraining
+	}
+	m, err := s.wc.ReadMessage()
+	if err != nil && c.draining.Load() && isTimeout(err) {
+		return nil, errDraining
+	}
+	return m, err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// dispatch handles one frame. A returned error ends the connection;
+// errors the user should see are sent as Error frames by the handlers.
+func (s *session) dispatch(ctx context.Context, m wire.Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic handling request", "type", m.Type(), "panic", r, "stack", string(debug.Stack()))
+			s.conn.writeError(s.wc, &wire.Error{Kind: wire.KindInternal, Message: "internal server error"})
+			err = fmt.Errorf("session: panic in %v handler", m.Type())
+		}
+	}()
+	if _, ok := m.(*wire.Cancel); ok {
+		s.cancelActive()
+		return nil
+	}
+	// A new request waits for the previous streaming one: the client only
+	// sends it after that one ended, so this is brief.
+	s.waitActive()
+	switch m := m.(type) {
+	case *wire.UploadRequest:
+		return s.upload(ctx, m)
+	case *wire.DownloadRequest:
+		s.startActive(ctx, func(ctx context.Context) error { return s.download(ctx, m) })
+		return nil
+	default:
+		return s.conn.unexpected(s.wc, m, "a request")
+	}
+}
+
+// startActive runs a streaming request in its own goroutine. The request
+// message is copied first: the loop's next read reuses the frame buffer.
+func (s *session) startActive(ctx context.Context, f func(context.Context) error) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.activeCancel, s.activeDone = cancel, done
+	s.mu.Unlock()
+	go func() {
+		defer close(done)
+		defer cancel()
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("panic in streaming request", "panic", r, "stack", string(debug.Stack()))
+				s.conn.nc.Close()
+			}
+		}()
+		if err := f(ctx); err != nil {
+			s.log.Info("closing: streaming request failed", "err", err)
+			s.conn.nc.Close()
+		}
+		// Restart the idle clock: the loop's read began before this request.
+		s.conn.nc.SetReadDeadline(s.conn.srv.now().Add(orDefault(s.conn.srv.IdleTimeout, DefaultIdleTimeout)))
+		if s.conn.draining.Load() {
+			s.conn.nc.SetReadDeadline(time.Now())
+		}
+	}()
+}
+
+func (s *session) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.activeDone == nil {
+		return false
+	}
+	select {
+	case <-s.activeDone:
+		return false
+	default:
+		return true
+	}
+}
+
+func (s *session) cancelActive() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.activeCancel != nil {
+		s.activeCancel()
+	}
+}
+
+func (s *session) waitActive() {
+	s.mu.Lock()
+	done := s.activeDone
+	s.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// replyError sends err to the client as an Error frame about subject and
+// logs what the client is not told.
+func (s *session) replyError(err error, subject string) error {
+	we := toWire(err, subject)
+	if we.Kind == wire.KindInternal {
+		s.log.Error("request failed", "subject", subject, "err", err)
+	} else {
+		s.log.Info("request refused", "subject", subject, "err", err)
+	}
+	s.conn.nc.SetWriteDeadline(s.conn.srv.now().Add(orDefault(s.conn.srv.TransferTimeout, DefaultTransferTimeout)))
+	return s.wc.WriteMessage(we)
+}
+
+// deadlineWriter refreshes the write deadline before each write, so a
+// client that stops reading is dropped after TransferTimeout.
+func (s *session) refreshWriteDeadline() {
+	s.conn.nc.SetWriteDeadline(s.conn.srv.now().Add(orDefault(s.conn.srv.TransferTimeout, DefaultTransferTimeout)))
+}
+
+var _ = io.EOF

@@ -1,0 +1,446 @@
+package wire
+
+import (
+	"fmt"
+	"unicode/utf8"
+)
+
+// Field limits. A decoder rejects a longer field before looking at it.
+const (
+	MaxPathLen    = 4096 // a path as the user typed it
+	MaxNameLen    = 255  // one file name
+	MaxAuthLen    = 4096 // one login message
+	MaxMessageLen = 4096 // human-readable text such as an error
+	MaxTextLen    = 256  // short identifiers: user names, mechanisms, versions
+)
+
+// Message is one framed protocol message. AppendBinary appends the payload
+// (not the frame header); UnmarshalBinary decodes a whole payload and
+// rejects trailing bytes. Decoded byte slices may alias the payload.
+type Message interface {
+	Type() Type
+	AppendBinary(b []byte) ([]byte, error)
+	UnmarshalBinary(p []byte) error
+}
+
+// Type is the first byte of a frame. Values never change meaning; new
+// types are only added.
+type Type uint8
+
+// Frame types. docs/PROTOCOL.md lists the same table; a test keeps them in step.
+const (
+	TypeError           Type = 0x01
+	TypeAuthStart       Type = 0x02
+	TypeAuthChallenge   Type = 0x03
+	TypeAuthResponse    Type = 0x04
+	TypeAuthOK          Type = 0x05
+	TypeUploadRequest   Type = 0x10
+	TypeUploadReady     Type = 0x11
+	TypeUploadStart     Type = 0x12
+	TypeData            Type = 0x13
+	TypeUploadEnd       Type = 0x14
+	TypeTransferDone    Type = 0x15
+	TypeDownloadRequest Type = 0x16
+	TypeDownloadReady   Type = 0x17
+	TypeDownloadEnd     Type = 0x18
+	TypeCancel          Type = 0x19
+)
+
+// newMessage returns an empty message of type t, or nil for an unknown type.
+func newMessage(t Type) Message {
+	switch t {
+	case TypeError:
+		return new(Error)
+	case TypeAuthStart:
+		return new(AuthStart)
+	case TypeAuthChallenge:
+		return new(AuthChallenge)
+	case TypeAuthResponse:
+		return new(AuthResponse)
+	case TypeAuthOK:
+		return new(AuthOK)
+	case TypeUploadRequest:
+		return new(UploadRequest)
+	case TypeUploadReady:
+		return new(UploadReady)
+	case TypeUploadStart:
+		return new(UploadStart)
+	case TypeData:
+		return new(Data)
+	case TypeUploadEnd:
+		return new(UploadEnd)
+	case TypeTransferDone:
+		return new(TransferDone)
+	case TypeDownloadRequest:
+		return new(DownloadRequest)
+	case TypeDownloadReady:
+		return new(DownloadReady)
+	case TypeDownloadEnd:
+		return new(DownloadEnd)
+	case TypeCancel:
+		return new(Cancel)
+	}
+	return nil
+}
+
+// Known reports whether t is a frame type this version understands.
+func (t Type) Known() bool { return newMessage(t) != nil }
+
+func (t Type) String() string {
+	if m := newMessage(t); m != nil {
+		return fmt.Sprintf("%T", m)[len("*wire."):]
+	}
+	return fmt.Sprintf("Type(0x%02x)", uint8(t))
+}
+
+// Decode decodes a payload of type t into a new message.
+func Decode(t Type, payload []byte) (Message, error) {
+	m := newMessage(t)
+	if m == nil {
+		return nil, fmt.Errorf("%w: 0x%02x", ErrUnknownType, uint8(t))
+	}
+	if err := m.UnmarshalBinary(payload); err != nil {
+		return nil, fmt.Errorf("wire: decoding %v: %w", t, err)
+	}
+	return m, nil
+}
+
+// checkText reports an encoding error for a string field the decoder would refuse.
+func checkText(field, s string, limit int) error {
+	if len(s) > limit {
+		return fmt.Errorf("wire: %s is %d bytes, limit %d", field, len(s), limit)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("wire: %s is not valid UTF-8", field)
+	}
+	return nil
+}
+
+func checkBytes(field string, p []byte, limit int) error {
+	if len(p) > limit {
+		return fmt.Errorf("wire: %s is %d bytes, limit %d", field, len(p), limit)
+	}
+	return nil
+}
+
+// Error ends a request, or with KindProtocol the connection. Message is
+// written for the user and never carries internal detail.
+type Error struct {
+	Kind    Kind
+	Message string
+}
+
+func (*Error) Type() Type { return TypeError }
+
+func (m *Error) Error() string { return m.Message }
+
+func (m *Error) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("error message", m.Message, MaxMessageLen); err != nil {
+		return b, err
+	}
+	b = appendUint16(b, uint16(m.Kind))
+	return appendString(b, m.Message), nil
+}
+
+func (m *Error) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = Error{Kind: Kind(d.uint16()), Message: d.string(MaxMessageLen)}
+	return d.finish()
+}
+
+// AuthStart opens the login: the client-first-message of the mechanism.
+type AuthStart struct {
+	Mechanism string
+	Message   []byte
+}
+
+func (*AuthStart) Type() Type { return TypeAuthStart }
+
+func (m *AuthStart) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("mechanism", m.Mechanism, MaxTextLen); err != nil {
+		return b, err
+	}
+	if err := checkBytes("login message", m.Message, MaxAuthLen); err != nil {
+		return b, err
+	}
+	b = appendString(b, m.Mechanism)
+	return appendBytes(b, m.Message), nil
+}
+
+func (m *AuthStart) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = AuthStart{Mechanism: d.string(MaxTextLen), Message: d.bytes(MaxAuthLen)}
+	return d.finish()
+}
+
+// authMessage is the shape shared by AuthChallenge and AuthResponse.
+func appendAuth(b, msg []byte) ([]byte, error) {
+	if err := checkBytes("login message", msg, MaxAuthLen); err != nil {
+		return b, err
+	}
+	return appendBytes(b, msg), nil
+}
+
+func decodeAuth(p []byte) ([]byte, error) {
+	d := decoder{b: p}
+	msg := d.bytes(MaxAuthLen)
+	return msg, d.finish()
+}
+
+// AuthChallenge is the server-first-message.
+type AuthChallenge struct{ Message []byte }
+
+func (*AuthChallenge) Type() Type { return TypeAuthChallenge }
+
+func (m *AuthChallenge) AppendBinary(b []byte) ([]byte, error) { return appendAuth(b, m.Message) }
+
+func (m *AuthChallenge) UnmarshalBinary(p []byte) (err error) {
+	m.Message, err = decodeAuth(p)
+	return err
+}
+
+// AuthResponse is the client-final-message.
+type AuthResponse struct{ Message []byte }
+
+func (*AuthResponse) Type() Type { return TypeAuthResponse }
+
+func (m *AuthResponse) AppendBinary(b []byte) ([]byte, error) { return appendAuth(b, m.Message) }
+
+func (m *AuthResponse) UnmarshalBinary(p []byte) (err error) {
+	m.Message, err = decodeAuth(p)
+	return err
+}
+
+// AuthOK ends a successful login: the server-final-message, which the
+// client must verify before it trusts the session, and the session's start.
+type AuthOK struct {
+	Message []byte // server-final-message
+	User    string
+	Cwd     string // home-relative working directory, "~" at login
+}
+
+func (*AuthOK) Type() Type { return TypeAuthOK }
+
+func (m *AuthOK) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkBytes("login message", m.Message, MaxAuthLen); err != nil {
+		return b, err
+	}
+	if err := checkText("user", m.User, MaxTextLen); err != nil {
+		return b, err
+	}
+	if err := checkText("cwd", m.Cwd, MaxPathLen); err != nil {
+		return b, err
+	}
+	b = appendBytes(b, m.Message)
+	b = appendString(b, m.User)
+	return appendString(b, m.Cwd), nil
+}
+
+func (m *AuthOK) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = AuthOK{Message: d.bytes(MaxAuthLen), User: d.string(MaxTextLen), Cwd: d.string(MaxPathLen)}
+	return d.finish()
+}
+
+// UploadRequest asks to store Size bytes at Path. When Path is empty or
+// names a directory, the file is stored there under Name.
+type UploadRequest struct {
+	Path   string
+	Name   string
+	Size   uint64
+	Mode   uint32 // permission bits; the server keeps only 0o777
+	MTime  int64  // Unix nanoseconds; 0 leaves the server's time
+	Resume bool   // continue an earlier partial upload if its prefix matches
+}
+
+func (*UploadRequest) Type() Type { return TypeUploadRequest }
+
+func (m *UploadRequest) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("path", m.Path, MaxPathLen); err != nil {
+		return b, err
+	}
+	if err := checkText("name", m.Name, MaxNameLen); err != nil {
+		return b, err
+	}
+	b = appendString(b, m.Path)
+	b = appendString(b, m.Name)
+	b = appendUint64(b, m.Size)
+	b = appendUint32(b, m.Mode)
+	b = appendUint64(b, uint64(m.MTime))
+	return appendBool(b, m.Resume), nil
+}
+
+func (m *UploadRequest) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = UploadRequest{
+		Path:   d.string(MaxPathLen),
+		Name:   d.string(MaxNameLen),
+		Size:   d.uint64(),
+		Mode:   d.uint32(),
+		MTime:  d.int64(),
+		Resume: d.bool(),
+	}
+	return d.finish()
+}
+
+// UploadReady accepts an upload. A non-zero Offset offers to resume after
+// that many bytes already stored, whose SHA-256 is PrefixSum.
+type UploadReady struct {
+	Offset    uint64
+	PrefixSum [32]byte
+}
+
+func (*UploadReady) Type() Type { return TypeUploadReady }
+
+func (m *UploadReady) AppendBinary(b []byte) ([]byte, error) {
+	b = appendUint64(b, m.Offset)
+	return append(b, m.PrefixSum[:]...), nil
+}
+
+func (m *UploadReady) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = UploadReady{Offset: d.uint64(), PrefixSum: d.sum()}
+	return d.finish()
+}
+
+// UploadStart answers UploadReady: the client sends data from Offset,
+// which is either the offered offset (the prefixes matched) or 0.
+type UploadStart struct{ Offset uint64 }
+
+func (*UploadStart) Type() Type { return TypeUploadStart }
+
+func (m *UploadStart) AppendBinary(b []byte) ([]byte, error) { return appendUint64(b, m.Offset), nil }
+
+func (m *UploadStart) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	m.Offset = d.uint64()
+	return d.finish()
+}
+
+// Data carries file bytes; the payload is the data itself.
+type Data struct{ Bytes []byte }
+
+func (*Data) Type() Type { return TypeData }
+
+func (m *Data) AppendBinary(b []byte) ([]byte, error) { return append(b, m.Bytes...), nil }
+
+func (m *Data) UnmarshalBinary(p []byte) error {
+	m.Bytes = p
+	return nil
+}
+
+// UploadEnd follows the last Data frame with the SHA-256 of the whole file.
+type UploadEnd struct{ Sum [32]byte }
+
+func (*UploadEnd) Type() Type { return TypeUploadEnd }
+
+func (m *UploadEnd) AppendBinary(b []byte) ([]byte, error) { return append(b, m.Sum[:]...), nil }
+
+func (m *UploadEnd) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	m.Sum = d.sum()
+	return d.finish()
+}
+
+// TransferDone confirms a stored upload: where it is, its size and hash.
+type TransferDone struct {
+	Path string // home-relative, as "~/dir/name"
+	Size uint64
+	Sum  [32]byte
+}
+
+func (*TransferDone) Type() Type { return TypeTransferDone }
+
+func (m *TransferDone) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("path", m.Path, MaxPathLen); err != nil {
+		return b, err
+	}
+	b = appendString(b, m.Path)
+	b = appendUint64(b, m.Size)
+	return append(b, m.Sum[:]...), nil
+}
+
+func (m *TransferDone) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = TransferDone{Path: d.string(MaxPathLen), Size: d.uint64(), Sum: d.sum()}
+	return d.finish()
+}
+
+// DownloadRequest asks for the file at Path. A non-zero Offset asks to
+// resume after a local prefix of that length whose SHA-256 is PrefixSum.
+type DownloadRequest struct {
+	Path      string
+	Offset    uint64
+	PrefixSum [32]byte
+}
+
+func (*DownloadRequest) Type() Type { return TypeDownloadRequest }
+
+func (m *DownloadRequest) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("path", m.Path, MaxPathLen); err != nil {
+		return b, err
+	}
+	b = appendString(b, m.Path)
+	b = appendUint64(b, m.Offset)
+	return append(b, m.PrefixSum[:]...), nil
+}
+
+func (m *DownloadRequest) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = DownloadRequest{Path: d.string(MaxPathLen), Offset: d.uint64(), PrefixSum: d.sum()}
+	return d.finish()
+}
+
+// DownloadReady starts a download: Size-Offset bytes follow in Data frames,
+// then DownloadEnd. Offset is the requested one if the prefixes matched, else 0.
+type DownloadReady struct {
+	Name   string
+	Size   uint64
+	Offset uint64
+	Mode   uint32
+	MTime  int64
+}
+
+func (*DownloadReady) Type() Type { return TypeDownloadReady }
+
+func (m *DownloadReady) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("name", m.Name, MaxNameLen); err != nil {
+		return b, err
+	}
+	b = appendString(b, m.Name)
+	b = appendUint64(b, m.Size)
+	b = appendUint64(b, m.Offset)
+	b = appendUint32(b, m.Mode)
+	return appendUint64(b, uint64(m.MTime)), nil
+}
+
+func (m *DownloadReady) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = DownloadReady{Name: d.string(MaxNameLen), Size: d.uint64(), Offset: d.uint64(), Mode: d.uint32(), MTime: d.int64()}
+	return d.finish()
+}
+
+// DownloadEnd follows the last Data frame with the SHA-256 of the whole file.
+type DownloadEnd struct{ Sum [32]byte }
+
+func (*DownloadEnd) Type() Type { return TypeDownloadEnd }
+
+func (m *DownloadEnd) AppendBinary(b []byte) ([]byte, error) { return append(b, m.Sum[:]...), nil }
+
+func (m *DownloadEnd) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	m.Sum = d.sum()
+	return d.finish()
+}
+
+// Cancel asks the server to abandon the running request.
+type Cancel struct{}
+
+func (*Cancel) Type() Type { return TypeCancel }
+
+func (*Cancel) AppendBinary(b []byte) ([]byte, error) { return b, nil }
+
+func (*Cancel) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	return d.finish()
+}
