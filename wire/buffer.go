@@ -123,11 +123,6 @@ func (d *decoder) sum() (s [32]byte) {
 	return s
 }
 
-// rest returns every remaining byte, aliasing the payload.
-func (d *decoder) rest() []byte {
-	return d.take(len(d.b))
-}
-
 // finish reports the first error, or ErrTrailingBytes if input remains.
 func (d *decoder) finish() error {
 	if d.err != nil {
