@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -39,7 +40,25 @@ func TestMain(m *testing.M) {
 type server struct {
 	addr string
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *syncBuffer
+}
+
+// syncBuffer is a log written by the reader goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) WriteString(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
@@ -55,7 +74,7 @@ func startCubbyd(t *testing.T, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, log: &bytes.Buffer{}}
+	s := &server{cmd: cmd, log: &syncBuffer{}}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
