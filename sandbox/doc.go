@@ -1,0 +1,37 @@
+// Package sandbox runs one user command in a kernel-enforced jail.
+//
+// Every [Jail.Run] re-executes the calling binary (/proc/self/exe) with
+// [InitArg] in fresh user, mount, PID, network, IPC, UTS and cgroup
+// namespaces. That init process builds a new root from scratch and then
+// execs the user's program as PID 1 of the new PID namespace:
+//
+//	/            tmpfs, read-only
+//	/usr, /bin…  the host's system directories, read-only, nosuid, nodev
+//	             (usrmerge symlinks are reproduced as symlinks)
+//	/etc         generated: passwd, group, hosts, nsswitch.conf, hostname,
+//	             plus the host's ld.so.cache and localtime; nothing else
+//	/dev         tmpfs, read-only: null zero full random urandom tty (bound
+//	             from the host) and the fd/stdin/stdout/stderr symlinks
+//	/proc        a fresh procfs of the new PID namespace; sysrq-trigger,
+//	             kcore, keys and similar files masked, /proc/sys read-only
+//	/tmp         private size-capped tmpfs, nosuid, nodev, noexec
+//	/home/<user> the user's home, read-write, nosuid, nodev, noexec
+//
+// The host tree is detached with pivot_root, so nothing else of the host
+// (other homes, the server's data and configuration, /root, /var) exists in
+// the jail's mount namespace.
+//
+// The program runs as uid and gid 1000, mapped to a single unprivileged host
+// id ([Config.HostUID]), with no capabilities in any set, no_new_privs, a
+// Landlock domain (when the kernel has Landlock) that allows writes only to
+// the home, /tmp and /dev, a seccomp filter, and rlimits. When the server
+// runs as root and cgroup v1 memory and pids controllers are available, each
+// jail also gets its own memory and pids cgroup.
+//
+// The jail fails closed: if it cannot be built, [Jail.Run] returns an error
+// and never runs the program any other way. [New] builds one jail running a
+// self-check before it returns a usable [Jail].
+//
+// The calling binary must call [MaybeInit] first thing in main (and in
+// TestMain of test binaries that run jails).
+package sandbox

@@ -1,0 +1,474 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// proc is one started init, waiting on its control socket for a request.
+type proc struct {
+	cmd    *exec.Cmd
+	ctl    *os.File // parent end of the control socket
+	status *os.File // read end of the status pipe (the init's fd 2)
+	done   chan struct{}
+	cg     *cgroupJail
+	cgv1   *cgroupV1
+	once   sync.Once
+}
+
+// kill sends SIGKILL to the jail's PID 1; the kernel then kills every other
+// process of its PID namespace. It is safe after the process has exited.
+func (p *proc) kill() { p.cmd.Process.Kill() }
+
+// discard kills the jail, waits until every process of it is gone and frees
+// its resources; the cgroups are removed in the background.
+func (p *proc) discard() {
+	p.once.Do(func() {
+		p.kill()
+		<-p.done
+		p.ctl.Close()
+		p.status.Close()
+		if p.cg != nil {
+			p.cgv1.removeLater(p.cg)
+		}
+	})
+}
+
+func (j *Jail) sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+			syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: jailUID, HostID: j.cfg.HostUID, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: jailGID, HostID: j.cfg.HostGID, Size: 1}},
+		// setgroups is denied in the user namespace, except when a root
+		// server has supplementary groups: then Go's child drops them all
+		// with setgroups(0) (the jail cannot call setgroups: no caps).
+		GidMappingsEnableSetgroups: j.setgroups,
+		Credential:                 &syscall.Credential{Uid: jailUID, Gid: jailGID, Groups: []uint32{}, NoSetGroups: !j.setgroups},
+		// The init needs these in the new user namespace to build the
+		// jail; it drops them all before exec.
+		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP, unix.CAP_SYS_RESOURCE},
+		Setsid:      true,
+		Pdeathsig:   syscall.SIGKILL,
+	}
+}
+
+// spawn starts an init in fresh namespaces. It returns once the process
+// exists; the init then builds the request-independent part of the jail and
+// waits for a request.
+func (j *Jail) spawn() (*proc, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: socketpair: %w", err)
+	}
+	ctl := os.NewFile(uintptr(fds[0]), "sandbox-ctl")
+	childCtl := os.NewFile(uintptr(fds[1]), "sandbox-ctl-init")
+	defer childCtl.Close()
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		ctl.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	defer sw.Close()
+
+	cmd := exec.Command("/proc/self/exe", InitArg)
+	cmd.Env = []string{} // never nil: nil inherits the server's environment
+	cmd.Dir = "/"
+	cmd.Stderr = sw
+	cmd.ExtraFiles = []*os.File{childCtl} // fd 3
+	cmd.SysProcAttr = j.sysProcAttr()
+	p := &proc{cmd: cmd, ctl: ctl, status: sr, done: make(chan struct{})}
+
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig follows the thread that forked (go.dev/issue/27505):
+		// keep it alive and locked until the jail is gone.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		ctl.Close()
+		sr.Close()
+		return nil, startError(err)
+	}
+	if j.testHookPID != nil {
+		j.testHookPID(cmd.Process.Pid)
+	}
+	if j.cgroup != nil {
+		// The init blocks on the control socket until Run sends the
+		// request, so it is placed before it can run anything.
+		p.cgv1 = j.cgroup
+		if p.cg, err = j.cgroup.create(cmd.Process.Pid); err != nil {
+			p.discard()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// startError explains a failed clone of the init.
+func startError(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.EPERM, syscall.EACCES:
+			return fmt.Errorf("sandbox: cannot create namespaces (%v): unprivileged user namespaces are blocked (AppArmor, seccomp of a container, or a sysctl); allow them or run cubbyd as root", errno)
+		case syscall.ENOSPC:
+			return fmt.Errorf("sandbox: cannot create namespaces (%v): the user.max_user_namespaces limit is reached", errno)
+		case syscall.EINVAL:
+			return fmt.Errorf("sandbox: cannot create namespaces (%v): the kernel lacks user, pid, net, ipc, uts or cgroup namespace support", errno)
+		}
+	}
+	return fmt.Errorf("sandbox: cannot start jail init: %w", err)
+}
+
+// take returns a pre-forked init, or starts one when the pool is empty.
+func (j *Jail) take() (*proc, error) {
+	j.kick()
+	select {
+	case p := <-j.pool:
+		return p, nil
+	default:
+	}
+	return j.spawn()
+}
+
+// kick asks the refiller to top up the pool.
+func (j *Jail) kick() {
+	select {
+	case j.refill <- struct{}{}:
+	default:
+	}
+}
+
+func (j *Jail) refiller() {
+	defer j.wg.Done()
+	for {
+		select {
+		case <-j.closing:
+			return
+		case <-j.refill:
+		}
+		for len(j.pool) < cap(j.pool) {
+			p, err := j.spawn()
+			if err != nil {
+				break // Run spawns on demand and reports the error
+			}
+			// Pool only inits that built their part of the jail.
+			var b [1]byte
+			if n, err := p.ctl.Read(b[:]); n != 1 || err != nil || b[0] != initReady {
+				go p.discard()
+				break
+			}
+			select {
+			case j.pool <- p:
+			case <-j.closing:
+				p.discard()
+				return
+			}
+		}
+	}
+}
+
+// Reasons why Run killed the jail.
+const (
+	killNone int32 = iota
+	killTimeout
+	killCanceled
+	killOutput
+)
+
+// Run runs spec in a fresh jail and returns the program's exit status
+// (128+signal when it was killed by a signal). When ctx is canceled, the
+// wall-clock limit passes or the output limit is reached, the whole jail is
+// killed and Run returns ctx.Err(), [ErrTimeout] or [ErrOutputLimit]. A
+// program that does not exist gives 127 and [ErrNotFound]. When Run returns,
+// no process of the jail is left.
+//
+// Stdin is copied by a goroutine that may outlive Run while a Read on
+// spec.Stdin blocks.
+func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	j.mu.Lock()
+	closed := j.closed
+	j.mu.Unlock()
+	if closed {
+		return -1, errClosed
+	}
+	home, err := j.validate(&spec)
+	if err != nil {
+		return -1, err
+	}
+	lim, err := spec.Limits.withDefaults()
+	if err != nil {
+		return -1, err
+	}
+	is := initSpec{
+		User:     spec.User,
+		Home:     home,
+		Dir:      spec.Dir,
+		Argv:     spec.Argv,
+		Env:      buildEnv(spec.User, strings.TrimSuffix("/home/"+spec.User+"/"+spec.Dir, "/."), spec.Env),
+		TmpSize:  lim.TmpSize,
+		Rlimits:  rlimits(lim),
+		Landlock: j.landlock,
+		Seccomp:  j.seccomp,
+	}
+	msg, err := json.Marshal(is)
+	if err != nil {
+		return -1, fmt.Errorf("sandbox: %w", err)
+	}
+	if len(msg) > maxSpecLen {
+		return -1, errors.New("sandbox: command line too long")
+	}
+
+	p, err := j.take()
+	if err != nil {
+		return -1, err
+	}
+	defer p.discard()
+	if p.cg != nil {
+		if err := p.cg.setLimits(lim.Memory, lim.Processes); err != nil {
+			return -1, err
+		}
+	}
+
+	var why atomic.Int32
+	kill := func(reason int32) {
+		why.CompareAndSwap(killNone, reason)
+		p.kill()
+	}
+	timer := time.AfterFunc(lim.WallClock, func() { kill(killTimeout) })
+	defer timer.Stop()
+	stop := context.AfterFunc(ctx, func() { kill(killCanceled) })
+	defer stop()
+
+	stdio, closeStdio, err := j.stdio(spec.Stdin)
+	if err != nil {
+		return -1, err
+	}
+	rights := unix.UnixRights(int(stdio.in.Fd()), int(stdio.outW.Fd()), int(stdio.errW.Fd()))
+	err = unix.Sendmsg(int(p.ctl.Fd()), msg, rights, nil, 0)
+	closeStdio() // the init holds the only copies of the write ends now
+	defer stdio.outR.Close()
+	defer stdio.errR.Close()
+	if err != nil {
+		return -1, fmt.Errorf("sandbox: send request to init: %w", err)
+	}
+
+	oc := &outCapper{limit: lim.Output, stdout: spec.Stdout, stderr: spec.Stderr, onLimit: func() { kill(killOutput) }}
+	var copiers sync.WaitGroup
+	copiers.Add(2)
+	go func() { defer copiers.Done(); oc.copy(stdio.outR, false) }()
+	go func() { defer copiers.Done(); oc.copy(stdio.errR, true) }()
+
+	// EOF on the status pipe: the init exec'd the program, or died.
+	status, _ := io.ReadAll(p.status)
+	execed := len(status) == 1 && status[0] == statusExec
+	if !execed {
+		p.kill()
+	}
+	<-p.done
+	copiers.Wait()
+
+	code := exitStatus(p.cmd.ProcessState)
+	switch why.Load() {
+	case killTimeout:
+		return code, ErrTimeout
+	case killCanceled:
+		return code, ctx.Err()
+	case killOutput:
+		return code, ErrOutputLimit
+	}
+	if execed {
+		return code, nil
+	}
+	return statusError(status, spec.Argv[0])
+}
+
+// statusError turns what the init wrote on the status pipe into an error.
+func statusError(status []byte, argv0 string) (int, error) {
+	s := status
+	if len(s) > 0 && s[0] == statusExec {
+		s = s[1:]
+	}
+	switch {
+	case len(s) == 0:
+		return -1, errors.New("sandbox: jail init died during setup")
+	case s[0] == statusNotFound:
+		return 127, ErrNotFound
+	case s[0] == statusExecErr:
+		errno := errnoFrom(s[1:])
+		if errno == syscall.ENOENT {
+			return 127, fmt.Errorf("%w: %s: %v", ErrNotFound, argv0, errno)
+		}
+		return 126, fmt.Errorf("sandbox: cannot execute %s: %w", argv0, errno)
+	}
+	msg := strings.Join(strings.Fields(string(s)), " ")
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return -1, fmt.Errorf("sandbox: jail setup failed: %s", msg)
+}
+
+func exitStatus(ps *os.ProcessState) int {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// rlimits returns the rlimits the init applies right before execve.
+func rlimits(l Limits) []rlimit {
+	u := func(v int64) uint64 { return uint64(v) }
+	cpu := u(int64((l.CPUTime + time.Second - 1) / time.Second))
+	return []rlimit{
+		{unix.RLIMIT_CORE, 0, 0},
+		{unix.RLIMIT_CPU, cpu, cpu + 1}, // SIGXCPU, then SIGKILL a second later
+		{unix.RLIMIT_FSIZE, u(l.FileSize), u(l.FileSize)},
+		{unix.RLIMIT_NOFILE, u(l.OpenFiles), u(l.OpenFiles)},
+		{unix.RLIMIT_NPROC, u(l.Processes), u(l.Processes)},
+		{unix.RLIMIT_AS, u(l.Memory), u(l.Memory)}, // last: from here the init must not allocate
+	}
+}
+
+type stdioFiles struct {
+	in         *os.File // read end given to the jail
+	outR, outW *os.File
+	errR, errW *os.File
+}
+
+// stdio makes the pipes for one run. closeStdio closes the parent's copies
+// of the jail's ends.
+func (j *Jail) stdio(stdin io.Reader) (s stdioFiles, closeStdio func(), err error) {
+	if s.outR, s.outW, err = os.Pipe(); err != nil {
+		return s, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if s.errR, s.errW, err = os.Pipe(); err != nil {
+		s.outR.Close()
+		s.outW.Close()
+		return s, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s.in = j.devNull
+	var inPipe *os.File
+	if stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			s.outR.Close()
+			s.outW.Close()
+			s.errR.Close()
+			s.errW.Close()
+			return s, nil, fmt.Errorf("sandbox: %w", err)
+		}
+		s.in, inPipe = r, r
+		go func() {
+			io.Copy(w, stdin) // ends with EPIPE once the jail is gone
+			w.Close()
+		}()
+	}
+	// A pipe belongs to its creator; give the jail's ends to the jail's
+	// uid so that it can reopen them through /dev/stdout and /proc/self/fd.
+	if j.root {
+		for _, f := range []*os.File{s.outW, s.errW, inPipe} {
+			if f != nil {
+				if err := f.Chown(j.cfg.HostUID, j.cfg.HostGID); err != nil {
+					s.outR.Close()
+					s.outW.Close()
+					s.errR.Close()
+					s.errW.Close()
+					if inPipe != nil {
+						inPipe.Close()
+					}
+					return s, nil, fmt.Errorf("sandbox: %w", err)
+				}
+			}
+		}
+	}
+	return s, func() {
+		s.outW.Close()
+		s.errW.Close()
+		if inPipe != nil {
+			inPipe.Close()
+		}
+	}, nil
+}
+
+// outCapper forwards the jail's stdout and stderr, one write at a time,
+// until limit bytes in total; then it kills the jail and writes a notice.
+type outCapper struct {
+	mu             sync.Mutex
+	limit, n       int64
+	cut            bool
+	stdout, stderr io.Writer
+	failed         [2]bool // a writer returned an error: discard its output
+	onLimit        func()
+}
+
+func (o *outCapper) copy(r io.Reader, isErr bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			o.write(buf[:n], isErr)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (o *outCapper) write(b []byte, isErr bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cut {
+		return
+	}
+	over := o.n+int64(len(b)) > o.limit
+	if over {
+		b = b[:o.limit-o.n]
+	}
+	o.n += int64(len(b))
+	i, w := 0, o.stdout
+	if isErr {
+		i, w = 1, o.stderr
+	}
+	if w != nil && !o.failed[i] && len(b) > 0 {
+		if _, err := w.Write(b); err != nil {
+			o.failed[i] = true
+		}
+	}
+	if over {
+		o.cut = true
+		o.onLimit()
+		if o.stderr != nil && !o.failed[1] {
+			fmt.Fprintf(o.stderr, "\ncubby: output limit of %s reached; command stopped\n", formatSize(o.limit))
+		}
+	}
+}
