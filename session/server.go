@@ -16,6 +16,7 @@ import (
 
 	"github.com/cubby-dev/cubby/auth"
 	"github.com/cubby-dev/cubby/auth/users"
+	"github.com/cubby-dev/cubby/sandbox"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -55,6 +56,16 @@ type Server struct {
 	TransferTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Jail runs users' programs. When it is nil, commands are refused
+	// with JailError as the reason; transfers work regardless.
+	Jail      Jail
+	JailError error
+	// Limits bounds each program; the zero value means sandbox.DefaultLimits.
+	Limits sandbox.Limits
+	// HomeOwner, when set, owns every home and uploaded file: the host uid
+	// and gid the jail's user maps to, so jailed programs can use them.
+	HomeOwner *Owner
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -100,10 +111,11 @@ func (s *Server) init() error {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
-		for _, dir := range []string{s.homesDir(), s.partialRoot()} {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return fmt.Errorf("session: creating %s: %w", dir, err)
-			}
+		if err := PrepareDataDir(s.DataDir); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(s.partialRoot(), 0o700); err != nil {
+			return fmt.Errorf("session: creating %s: %w", s.partialRoot(), err)
 		}
 		s.wg.Add(1)
 		go s.sweepPartials()
@@ -112,6 +124,21 @@ func (s *Server) init() error {
 }
 
 func (s *Server) homesDir() string { return filepath.Join(s.DataDir, "homes") }
+
+// PrepareDataDir creates the data directory and its homes directory with
+// modes the jail needs: traversable by the jail's uid (0711: it can reach
+// its own home by name but list nothing) and owned by the server.
+func PrepareDataDir(dir string) error {
+	for _, d := range []string{dir, filepath.Join(dir, "homes")} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return fmt.Errorf("session: creating %s: %w", d, err)
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			return fmt.Errorf("session: %w", err)
+		}
+	}
+	return nil
+}
 
 // partialRoot lies beside the homes, on the same file system so a finished
 // upload can be renamed into place, but outside every user's view.
@@ -247,6 +274,17 @@ func (s *Server) forget(c *conn) {
 // ActiveConnections reports how many connections are open.
 func (s *Server) ActiveConnections() int { return int(s.active.Load()) }
 
+// Owner is a host uid and gid.
+type Owner struct{ UID, GID int }
+
+// limitsFor returns the limits for u's programs.
+func (s *Server) limitsFor(u *users.User) sandbox.Limits {
+	if s.Limits == (sandbox.Limits{}) {
+		return sandbox.DefaultLimits()
+	}
+	return s.Limits
+}
+
 // lookup finds the verifier for a login; unknown and disabled users get
 // false and then a fake challenge.
 func (s *Server) lookup(name string) (auth.Verifier, bool) {
@@ -268,6 +306,11 @@ func (s *Server) openHome(user string) (*home, error) {
 	dir := filepath.Join(s.homesDir(), user)
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("session: creating home %s: %w", dir, err)
+	}
+	if o := s.HomeOwner; o != nil {
+		if err := os.Lchown(dir, o.UID, o.GID); err != nil {
+			return nil, fmt.Errorf("session: giving home %s to uid %d: %w", dir, o.UID, err)
+		}
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {

@@ -29,13 +29,16 @@ type session struct {
 	mu           sync.Mutex
 	activeCancel context.CancelFunc
 	activeDone   chan struct{}
+	activeInput  chan []byte // Stdin frames for a running program, or nil
 }
 
 // errDraining ends the loop when the server shuts down between requests.
 var errDraining = errors.New("session: server shutting down")
 
 func (s *session) run(ctx context.Context) {
+	// A client that goes away takes whatever it was running with it.
 	defer s.waitActive()
+	defer s.cancelActive()
 	for {
 		m, err := s.next()
 		if err != nil {
@@ -88,8 +91,12 @@ func (s *session) dispatch(ctx context.Context, m wire.Message) (err error) {
 			err = fmt.Errorf("session: panic in %v handler", m.Type())
 		}
 	}()
-	if _, ok := m.(*wire.Cancel); ok {
+	switch m := m.(type) {
+	case *wire.Cancel:
 		s.cancelActive()
+		return nil
+	case *wire.Stdin:
+		s.feedInput(m.Data)
 		return nil
 	}
 	// A new request waits for the previous streaming one: the client only
@@ -99,8 +106,10 @@ func (s *session) dispatch(ctx context.Context, m wire.Message) (err error) {
 	case *wire.UploadRequest:
 		return s.upload(ctx, m)
 	case *wire.DownloadRequest:
-		s.startActive(ctx, func(ctx context.Context) error { return s.download(ctx, m) })
+		s.startActive(ctx, nil, func(ctx context.Context) error { return s.download(ctx, m) })
 		return nil
+	case *wire.Command:
+		return s.command(ctx, m)
 	default:
 		return s.conn.unexpected(s.wc, m, "a request")
 	}
@@ -108,11 +117,11 @@ func (s *session) dispatch(ctx context.Context, m wire.Message) (err error) {
 
 // startActive runs a streaming request in its own goroutine. The request
 // message is copied first: the loop's next read reuses the frame buffer.
-func (s *session) startActive(ctx context.Context, f func(context.Context) error) {
+func (s *session) startActive(ctx context.Context, input chan []byte, f func(context.Context) error) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	s.mu.Lock()
-	s.activeCancel, s.activeDone = cancel, done
+	s.activeCancel, s.activeDone, s.activeInput = cancel, done, input
 	s.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -146,6 +155,22 @@ func (s *session) busy() bool {
 		return false
 	default:
 		return true
+	}
+}
+
+// feedInput hands a Stdin frame to the running program. The frame buffer
+// is reused by the next read, so the data is copied. Input for a program
+// that has ended, or that takes none, is dropped.
+func (s *session) feedInput(data []byte) {
+	s.mu.Lock()
+	input, done := s.activeInput, s.activeDone
+	s.mu.Unlock()
+	if input == nil {
+		return
+	}
+	select {
+	case input <- append([]byte(nil), data...):
+	case <-done:
 	}
 }
 

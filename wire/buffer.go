@@ -15,6 +15,7 @@ var (
 	ErrInvalidUTF8     = errors.New("wire: string is not valid UTF-8")
 	ErrInvalidBool     = errors.New("wire: boolean is neither 0 nor 1")
 	ErrFieldTooLong    = errors.New("wire: field longer than its limit")
+	ErrInvalidStream   = errors.New("wire: output stream is neither 1 (stdout) nor 2 (stderr)")
 	errMessageTooLarge = errors.New("wire: encoded message exceeds MaxFrameLen")
 )
 

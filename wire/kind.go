@@ -8,41 +8,47 @@ import "fmt"
 type Kind uint16
 
 const (
-	KindOther       Kind = iota // none of the below
-	KindInternal                // the server failed; detail is in its log
-	KindProtocol                // the peer broke the protocol; the connection ends
-	KindAuth                    // login failed
-	KindNotFound                // no such file or directory
-	KindExists                  // the target exists and may not be replaced
-	KindPermission              // the file system refused access
-	KindOutsideHome             // the path leads outside the user's home
-	KindInvalid                 // a bad argument, such as an empty name
-	KindNoSpace                 // the disk or a quota is full
-	KindBusy                    // another transfer holds the same file
-	KindChecksum                // data arrived but its SHA-256 does not match
-	KindIsDir                   // a file was expected, a directory found
-	KindNotDir                  // a directory was expected, a file found
-	KindTimeout                 // the peer was silent too long
-	KindCanceled                // the client canceled the request
+	KindOther           Kind = iota // none of the below
+	KindInternal                    // the server failed; detail is in its log
+	KindProtocol                    // the peer broke the protocol; the connection ends
+	KindAuth                        // login failed
+	KindNotFound                    // no such file or directory
+	KindExists                      // the target exists and may not be replaced
+	KindPermission                  // the file system refused access
+	KindOutsideHome                 // the path leads outside the user's home
+	KindInvalid                     // a bad argument, such as an empty name
+	KindNoSpace                     // the disk or a quota is full
+	KindBusy                        // another transfer holds the same file
+	KindChecksum                    // data arrived but its SHA-256 does not match
+	KindIsDir                       // a file was expected, a directory found
+	KindNotDir                      // a directory was expected, a file found
+	KindTimeout                     // the peer was silent too long
+	KindCanceled                    // the client canceled the request
+	KindNotAllowed                  // the user may not run that program
+	KindCommandNotFound             // no such program in the jail
+	KindUnavailable                 // the server cannot offer this (e.g. no jail)
 )
 
 var kindNames = [...]string{
-	KindOther:       "other",
-	KindInternal:    "internal",
-	KindProtocol:    "protocol",
-	KindAuth:        "auth",
-	KindNotFound:    "not found",
-	KindExists:      "exists",
-	KindPermission:  "permission",
-	KindOutsideHome: "outside home",
-	KindInvalid:     "invalid",
-	KindNoSpace:     "no space",
-	KindBusy:        "busy",
-	KindChecksum:    "checksum",
-	KindIsDir:       "is a directory",
-	KindNotDir:      "not a directory",
-	KindTimeout:     "timeout",
-	KindCanceled:    "canceled",
+	KindOther:           "other",
+	KindInternal:        "internal",
+	KindProtocol:        "protocol",
+	KindAuth:            "auth",
+	KindNotFound:        "not found",
+	KindExists:          "exists",
+	KindPermission:      "permission",
+	KindOutsideHome:     "outside home",
+	KindInvalid:         "invalid",
+	KindNoSpace:         "no space",
+	KindBusy:            "busy",
+	KindChecksum:        "checksum",
+	KindIsDir:           "is a directory",
+	KindNotDir:          "not a directory",
+	KindTimeout:         "timeout",
+	KindCanceled:        "canceled",
+	KindNotAllowed:      "not allowed",
+	KindCommandNotFound: "command not found",
+	KindUnavailable:     "unavailable",
 }
 
 func (k Kind) String() string {

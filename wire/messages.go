@@ -7,11 +7,13 @@ import (
 
 // Field limits. A decoder rejects a longer field before looking at it.
 const (
-	MaxPathLen    = 4096 // a path as the user typed it
-	MaxNameLen    = 255  // one file name
-	MaxAuthLen    = 4096 // one login message
-	MaxMessageLen = 4096 // human-readable text such as an error
-	MaxTextLen    = 256  // short identifiers: user names, mechanisms, versions
+	MaxPathLen    = 4096     // a path as the user typed it
+	MaxNameLen    = 255      // one file name
+	MaxAuthLen    = 4096     // one login message
+	MaxMessageLen = 4096     // human-readable text such as an error
+	MaxTextLen    = 256      // short identifiers: user names, mechanisms, versions
+	MaxLineLen    = 64 << 10 // one command line
+	MaxEnv        = 16       // environment entries sent with a command
 )
 
 // Message is one framed protocol message. AppendBinary appends the payload
@@ -44,6 +46,10 @@ const (
 	TypeDownloadReady   Type = 0x17
 	TypeDownloadEnd     Type = 0x18
 	TypeCancel          Type = 0x19
+	TypeCommand         Type = 0x20
+	TypeOutput          Type = 0x21
+	TypeStdin           Type = 0x22
+	TypeExit            Type = 0x23
 )
 
 // newMessage returns an empty message of type t, or nil for an unknown type.
@@ -79,6 +85,14 @@ func newMessage(t Type) Message {
 		return new(DownloadEnd)
 	case TypeCancel:
 		return new(Cancel)
+	case TypeCommand:
+		return new(Command)
+	case TypeOutput:
+		return new(Output)
+	case TypeStdin:
+		return new(Stdin)
+	case TypeExit:
+		return new(Exit)
 	}
 	return nil
 }
@@ -442,5 +456,120 @@ func (*Cancel) AppendBinary(b []byte) ([]byte, error) { return b, nil }
 
 func (*Cancel) UnmarshalBinary(p []byte) error {
 	d := decoder{b: p}
+	return d.finish()
+}
+
+// Command runs a command line in the session: a built-in (cd, pwd, help)
+// or a program in the user's jail. The server splits Line into words as a
+// POSIX shell would, without running a shell. Env offers TERM and LANG
+// style variables; the server keeps only those it allows. With Stdin set
+// the client will send Stdin frames; otherwise the program's input is empty.
+type Command struct {
+	Line  string
+	Env   []string
+	Stdin bool
+}
+
+func (*Command) Type() Type { return TypeCommand }
+
+func (m *Command) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("command line", m.Line, MaxLineLen); err != nil {
+		return b, err
+	}
+	if len(m.Env) > MaxEnv {
+		return b, fmt.Errorf("wire: %d environment entries, limit %d", len(m.Env), MaxEnv)
+	}
+	b = appendString(b, m.Line)
+	b = append(b, byte(len(m.Env)))
+	for _, e := range m.Env {
+		if err := checkText("environment entry", e, MaxTextLen); err != nil {
+			return b, err
+		}
+		b = appendString(b, e)
+	}
+	return appendBool(b, m.Stdin), nil
+}
+
+func (m *Command) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = Command{Line: d.string(MaxLineLen)}
+	n := int(d.uint8())
+	if n > MaxEnv {
+		d.fail(fmt.Errorf("%w: %d environment entries, limit %d", ErrFieldTooLong, n, MaxEnv))
+	}
+	for i := 0; i < n && d.err == nil; i++ {
+		m.Env = append(m.Env, d.string(MaxTextLen))
+	}
+	m.Stdin = d.bool()
+	return d.finish()
+}
+
+// Output streams what a command writes: Stream 1 is stdout, 2 stderr.
+type Output struct {
+	Stream uint8
+	Data   []byte
+}
+
+// Output streams.
+const (
+	Stdout = 1
+	Stderr = 2
+)
+
+func (*Output) Type() Type { return TypeOutput }
+
+func (m *Output) AppendBinary(b []byte) ([]byte, error) {
+	if m.Stream != Stdout && m.Stream != Stderr {
+		return b, fmt.Errorf("wire: output stream %d is neither 1 nor 2", m.Stream)
+	}
+	return append(append(b, m.Stream), m.Data...), nil
+}
+
+func (m *Output) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	m.Stream = d.uint8()
+	if d.err == nil && m.Stream != Stdout && m.Stream != Stderr {
+		d.fail(fmt.Errorf("%w: %d", ErrInvalidStream, m.Stream))
+	}
+	if d.err != nil {
+		return d.err
+	}
+	m.Data = d.b
+	return nil
+}
+
+// Stdin carries the client's input to a running command; an empty Data
+// is end of input.
+type Stdin struct{ Data []byte }
+
+func (*Stdin) Type() Type { return TypeStdin }
+
+func (m *Stdin) AppendBinary(b []byte) ([]byte, error) { return append(b, m.Data...), nil }
+
+func (m *Stdin) UnmarshalBinary(p []byte) error {
+	m.Data = p
+	return nil
+}
+
+// Exit ends a Command: the program's exit status (128+n if signal n
+// killed it) and the session's working directory afterwards.
+type Exit struct {
+	Code int32
+	Cwd  string
+}
+
+func (*Exit) Type() Type { return TypeExit }
+
+func (m *Exit) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("cwd", m.Cwd, MaxPathLen); err != nil {
+		return b, err
+	}
+	b = appendUint32(b, uint32(m.Code))
+	return appendString(b, m.Cwd), nil
+}
+
+func (m *Exit) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = Exit{Code: int32(d.uint32()), Cwd: d.string(MaxPathLen)}
 	return d.finish()
 }

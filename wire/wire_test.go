@@ -34,6 +34,11 @@ var samples = []Message{
 	&DownloadReady{Name: "a.txt", Size: 9, Offset: 3, Mode: 0o600, MTime: 1700000000000000000},
 	&DownloadEnd{Sum: sum1},
 	&Cancel{},
+	&Command{Line: `mv "CSC 574.pdf" newfolder/`, Env: []string{"TERM=xterm", "LANG=C.UTF-8"}, Stdin: true},
+	&Command{Line: "ls"},
+	&Output{Stream: Stderr, Data: []byte("ls: missing: No such file\n")},
+	&Stdin{Data: []byte("notes\n")},
+	&Exit{Code: 2, Cwd: "~/newfolder"},
 }
 
 func allTypes() []Type {
@@ -182,6 +187,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"string over its limit", TypeError, []byte{0, 1, 0xff, 0xff, 0xff, 0xff}, ErrFieldTooLong},
 		{"bad utf-8", TypeError, []byte{0, 1, 0, 0, 0, 1, 0xff}, ErrInvalidUTF8},
 		{"bool 2", TypeUploadRequest, append(make([]byte, 4+4+8+4+8), 2), ErrInvalidBool},
+		{"output stream 3", TypeOutput, []byte{3, 'x'}, ErrInvalidStream},
+		{"17 env entries", TypeCommand, []byte{0, 0, 0, 0, 17}, ErrFieldTooLong},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,7 +32,7 @@ The password comes from a prompt, --password-stdin, or $CUBBY_PASSWORD.
 
 options:`
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, interrupt <-chan os.Signal) int {
 	fs := flag.NewFlagSet("cubby", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -84,14 +84,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if tty != nil {
 		cfg.ConfirmHost = func(host, fp string) (bool, error) { return confirmHost(host, fp, in, stderr) }
 	}
-	c, err := client.Dial(ctx, addr, cfg)
+	dialCtx, stopDial := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-interrupt:
+			stopDial()
+		case <-dialCtx.Done():
+		}
+	}()
+	c, err := client.Dial(dialCtx, addr, cfg)
+	stopDial()
 	if err != nil {
 		fmt.Fprintln(stderr, "cubby:", shell.UserMessage(err))
 		return exitConnect
 	}
 	defer c.Close()
 	sh := shell.New(c, hostOnly(addr), stdout, stderr)
+	sh.Interrupt = interrupt
 	if fs.NArg() > 1 {
+		sh.Stdin = in
 		return sh.Exec(ctx, fs.Args()[1:])
 	}
 	return sh.Loop(ctx, in, tty != nil)

@@ -15,9 +15,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cubby-dev/cubby/sandbox"
 )
 
 func main() {
+	// The same binary is the jail's init: this returns at once unless
+	// cubbyd was re-executed as one.
+	sandbox.MaybeInit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

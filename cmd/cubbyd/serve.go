@@ -11,13 +11,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/cubby-dev/cubby/auth/hostkey"
 	"github.com/cubby-dev/cubby/auth/users"
+	"github.com/cubby-dev/cubby/sandbox"
 	"github.com/cubby-dev/cubby/session"
 )
+
+// defaultJailID is the host uid and gid of jailed programs when cubbyd
+// runs as root: an id no distribution allocates, never root's.
+const defaultJailID = 61000
 
 const (
 	defaultPort       = "5050"
@@ -57,6 +63,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	certFile := fs.String("tls-cert", "", "CA-issued certificate (PEM) instead of the self-signed host key certificate")
 	keyFile := fs.String("tls-key", "", "private key (PEM) for --tls-cert")
 	idle := fs.Duration("idle-timeout", session.DefaultIdleTimeout, "close sessions idle this long")
+	jailUID := fs.Int("jail-uid", defaultJailID, "when run as root: the unprivileged host uid that owns the homes and runs jailed programs")
+	jailGID := fs.Int("jail-gid", defaultJailID, "when run as root: the host gid for the same")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -116,6 +124,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		FakeSaltKey: fakeSaltKey(key.Seed()),
 		Logger:      log,
 		IdleTimeout: *idle,
+	}
+	jailCfg := sandbox.Config{HostUID: os.Geteuid(), HostGID: os.Getegid()}
+	if os.Geteuid() == 0 {
+		jailCfg = sandbox.Config{HostUID: *jailUID, HostGID: *jailGID}
+		srv.HomeOwner = &session.Owner{UID: *jailUID, GID: *jailGID}
+	}
+	if err := session.PrepareDataDir(common.dataDir()); err != nil {
+		return err
+	}
+	jail, err := sandbox.New(jailCfg)
+	if err != nil {
+		srv.JailError = err
+		log.Error("remote commands are DISABLED: the jail cannot be built; uploads and downloads still work", "reason", err)
+	} else {
+		defer jail.Close()
+		srv.Jail = jail
+		log.Info("jail ready", "features", jail.Features())
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/cubby-dev/cubby/session/client"
+	"github.com/cubby-dev/cubby/wire"
 )
 
 // Exit statuses, as ssh and sftp use them.
@@ -30,7 +31,19 @@ type Shell struct {
 	Stderr io.Writer
 	// Windows reads local paths with backslashes as separators.
 	Windows bool
+	// Interrupt delivers Ctrl-C: it cancels the running command or
+	// transfer, not the session. Nil means no interrupts.
+	Interrupt <-chan os.Signal
+	// Stdin, if set, is forwarded to a one-shot remote command.
+	Stdin io.Reader
 }
+
+// Exit statuses for a remote command that could not start, as a shell
+// reports them.
+const (
+	ExitNotAllowed = 126
+	ExitNotFound   = 127
+)
 
 // New returns a Shell for c writing to stdout and stderr.
 func New(c *client.Client, host string, stdout, stderr io.Writer) *Shell {
@@ -46,8 +59,12 @@ func (s *Shell) Exec(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		return ExitOK
 	}
-	err := s.run(ctx, args[0], args[1:])
-	return s.status(err)
+	if !isBuiltin(args[0]) {
+		return s.remote(ctx, quoteArgs(args), s.Stdin)
+	}
+	ctx, stop := s.interruptible(ctx)
+	defer stop()
+	return s.status(s.run(ctx, args[0], args[1:]))
 }
 
 func (s *Shell) status(err error) int {
@@ -55,7 +72,81 @@ func (s *Shell) status(err error) int {
 		return ExitOK
 	}
 	fmt.Fprintf(s.Stderr, "cubby: %s\n", UserMessage(err))
+	var we *wire.Error
+	if errors.As(err, &we) {
+		switch we.Kind {
+		case wire.KindNotAllowed:
+			return ExitNotAllowed
+		case wire.KindCommandNotFound:
+			return ExitNotFound
+		}
+	}
 	return ExitFailed
+}
+
+// remote runs a line on the server and returns its exit status.
+func (s *Shell) remote(ctx context.Context, line string, stdin io.Reader) int {
+	ctx, stop := s.interruptible(ctx)
+	defer stop()
+	code, err := s.Client.Command(ctx, line, stdin, s.Stdout, s.Stderr)
+	if errors.Is(err, client.ErrCanceled) {
+		fmt.Fprintln(s.Stderr, "^C")
+		return 130
+	}
+	if err != nil {
+		return s.status(err)
+	}
+	return code
+}
+
+// interruptible returns a context that Ctrl-C cancels until stop is called.
+func (s *Shell) interruptible(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	if s.Interrupt == nil {
+		return ctx, cancel
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-s.Interrupt:
+			cancel()
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); cancel() }
+}
+
+// isBuiltin reports whether name is a client command rather than one for
+// the server.
+func isBuiltin(name string) bool {
+	switch name {
+	case "upload", "put", "download", "get", "help", "?", "quit", "exit", "bye":
+		return true
+	}
+	return false
+}
+
+// quoteArgs joins words from the local command line so the server's
+// shell-style splitting gives them back, quoting spaces and quotes but
+// leaving glob characters bare so the server expands them, as ssh does.
+func quoteArgs(args []string) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a == "" {
+			b.WriteString("''")
+			continue
+		}
+		for _, r := range a {
+			if strings.ContainsRune(" \t\n\\'\"$`;&|<>(){}#!", r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Loop reads command lines from in until end of input or quit. With
@@ -84,9 +175,15 @@ func (s *Shell) Loop(ctx context.Context, in io.Reader, prompt bool) int {
 			continue
 		}
 		name, rest, _ := strings.Cut(line, " ")
+		if !isBuiltin(name) {
+			status = s.remote(ctx, line, nil)
+			continue
+		}
 		args, err := s.lineArgs(name, rest)
 		if err == nil {
-			err = s.run(ctx, name, args)
+			cctx, stop := s.interruptible(ctx)
+			err = s.run(cctx, name, args)
+			stop()
 		}
 		if errors.Is(err, errQuit) {
 			return ExitOK
@@ -115,11 +212,13 @@ func (s *Shell) lineArgs(name, rest string) ([]string, error) {
 	return append(flags, args...), err
 }
 
-const help = `commands:
+const help = `client commands:
   upload|put [--resume] LOCAL [REMOTE]      store a local file in your home
   download|get [--resume] REMOTE [LOCAL]    fetch a file from your home
   help                                      this text
-  quit|exit                                 end the session`
+  quit|exit                                 end the session
+anything else runs on the server, in your home: cd DIR, pwd, ls, mkdir, mv, rm -r, ...
+(the server's "help" lists the programs you may run)`
 
 func (s *Shell) run(ctx context.Context, name string, args []string) error {
 	switch name {
@@ -129,11 +228,14 @@ func (s *Shell) run(ctx context.Context, name string, args []string) error {
 		return s.download(ctx, args)
 	case "help", "?":
 		fmt.Fprintln(s.Stdout, help)
+		if len(args) == 0 {
+			s.remote(ctx, "help", nil)
+		}
 		return nil
 	case "quit", "exit", "bye":
 		return errQuit
 	}
-	return fmt.Errorf("%s: unknown command (remote commands come in a later version); try help", name)
+	return fmt.Errorf("%s: unknown client command; try help", name)
 }
 
 // transferArgs separates --resume from one or two paths.

@@ -1,0 +1,232 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cubby-dev/cubby/auth/users"
+	"github.com/cubby-dev/cubby/sandbox"
+	"github.com/cubby-dev/cubby/wire"
+)
+
+// Jail runs one program in a user's jail; *sandbox.Jail implements it.
+type Jail interface {
+	Run(ctx context.Context, spec sandbox.Spec) (int, error)
+}
+
+// outputChunk bounds one Output frame.
+const outputChunk = 32 << 10
+
+// stdinQueue bounds the input frames waiting for a program that reads
+// slowly; past it the session stops reading from the client.
+const stdinQueue = 16
+
+// systemBinDirs are where an absolute program path may point, so that
+// /usr/bin/rm is allowed when rm is.
+var systemBinDirs = []string{"/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"}
+
+// command runs one command line. Built-ins answer at once; programs run
+// beside the read loop so that Stdin and Cancel frames reach them.
+func (s *session) command(ctx context.Context, req *wire.Command) error {
+	words, err := splitLine(req.Line)
+	if err != nil {
+		return s.replyError(err, "")
+	}
+	if len(words) == 0 {
+		return s.exit(0)
+	}
+	switch words[0].text {
+	case "cd":
+		args := make([]string, len(words)-1)
+		for i, w := range words[1:] {
+			args[i] = w.text
+		}
+		return s.cd(args)
+	case "pwd":
+		if len(words) > 1 {
+			return s.replyError(errorf(wire.KindInvalid, "pwd: too many arguments"), "")
+		}
+		return s.print(display(s.cwd) + "\n")
+	case "help":
+		return s.print(s.help())
+	}
+	u, ok := s.conn.srv.Users.Lookup(s.home.user)
+	if !ok {
+		return s.replyError(errorf(wire.KindAuth, "your account is no longer active"), "")
+	}
+	prog := words[0].text
+	if !allowed(u, prog) {
+		return s.replyError(errorf(wire.KindNotAllowed, fmt.Sprintf("'%s' is not allowed for %s", prog, u.Name)), "")
+	}
+	if s.conn.srv.Jail == nil {
+		reason := "the server has no jail for programs"
+		if s.conn.srv.JailError != nil {
+			reason = s.conn.srv.JailError.Error()
+		}
+		return s.replyError(errorf(wire.KindUnavailable, "remote commands are disabled on this server: "+reason), "")
+	}
+	argv, err := s.expand(words)
+	if err != nil {
+		return s.replyError(err, "")
+	}
+	spec := sandbox.Spec{
+		User:   u.Name,
+		Home:   filepath.Join(s.conn.srv.homesDir(), u.Name),
+		Dir:    s.cwd,
+		Argv:   argv,
+		Env:    clientEnv(req.Env),
+		Limits: s.conn.srv.limitsFor(u),
+	}
+	var input chan []byte
+	if req.Stdin {
+		input = make(chan []byte, stdinQueue)
+		spec.Stdin = &chanReader{ch: input}
+	}
+	spec.Stdout = &outputWriter{s: s, stream: wire.Stdout}
+	spec.Stderr = &outputWriter{s: s, stream: wire.Stderr}
+	s.startActive(ctx, input, func(ctx context.Context) error {
+		code, err := s.conn.srv.Jail.Run(ctx, spec)
+		s.log.Info("command", "argv0", prog, "args", len(argv)-1, "cwd", display(s.cwd), "exit", code, "err", err)
+		switch {
+		case err == nil:
+			return s.exit(code)
+		case errors.Is(err, sandbox.ErrNotFound):
+			return s.replyError(errorf(wire.KindCommandNotFound, prog+": command not found"), "")
+		case errors.Is(err, sandbox.ErrTimeout), errors.Is(err, sandbox.ErrOutputLimit):
+			// The jail has told the user on stderr; the status says killed.
+			return s.exit(code)
+		case errors.Is(err, context.Canceled):
+			return s.replyError(errorf(wire.KindCanceled, prog+": canceled"), "")
+		}
+		return s.replyError(err, prog)
+	})
+	return nil
+}
+
+// allowed reports whether u may run prog: a bare name from the list, or a
+// path to the same name in a system directory.
+func allowed(u *users.User, prog string) bool {
+	if !strings.Contains(prog, "/") {
+		return u.CanRun(prog)
+	}
+	dir, name := path.Split(prog)
+	for _, d := range systemBinDirs {
+		if path.Clean(dir) == d {
+			return u.CanRun(name)
+		}
+	}
+	return slices.Contains(u.Commands, users.AnyCommand)
+}
+
+// clientEnv keeps the variables a client may set.
+func clientEnv(env []string) []string {
+	var out []string
+	for _, e := range env {
+		name, _, ok := strings.Cut(e, "=")
+		if ok && (name == "TERM" || name == "LANG" || strings.HasPrefix(name, "LC_")) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *session) cd(args []string) error {
+	target := "~"
+	switch len(args) {
+	case 0:
+	case 1:
+		target = args[0]
+	default:
+		return s.replyError(errorf(wire.KindInvalid, "cd: too many arguments"), "")
+	}
+	rel, err := resolve(s.home.user, s.cwd, target)
+	if err != nil {
+		return s.replyError(err, "cd: "+target)
+	}
+	fi, err := s.home.root.Stat(rel)
+	if err != nil {
+		return s.replyError(err, "cd: "+target)
+	}
+	if !fi.IsDir() {
+		return s.replyError(errorf(wire.KindNotDir, "cd: "+target+": not a directory"), "")
+	}
+	s.cwd = rel
+	return s.exit(0)
+}
+
+func (s *session) help() string {
+	var b strings.Builder
+	b.WriteString("built-in: cd [DIR], pwd, help\n")
+	if u, ok := s.conn.srv.Users.Lookup(s.home.user); ok {
+		if slices.Contains(u.Commands, users.AnyCommand) {
+			b.WriteString("programs: any program installed on the server\n")
+		} else {
+			fmt.Fprintf(&b, "programs: %s\n", strings.Join(u.Commands, " "))
+		}
+	}
+	return b.String()
+}
+
+// print answers a built-in with its output and a zero exit.
+func (s *session) print(text string) error {
+	s.refreshWriteDeadline()
+	if err := s.wc.WriteMessage(&wire.Output{Stream: wire.Stdout, Data: []byte(text)}); err != nil {
+		return err
+	}
+	return s.exit(0)
+}
+
+func (s *session) exit(code int) error {
+	s.refreshWriteDeadline()
+	return s.wc.WriteMessage(&wire.Exit{Code: int32(code), Cwd: display(s.cwd)})
+}
+
+// outputWriter turns a program's output into Output frames as it comes.
+type outputWriter struct {
+	s      *session
+	stream uint8
+}
+
+func (w *outputWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		chunk := p[:min(len(p), outputChunk)]
+		p = p[len(chunk):]
+		w.s.refreshWriteDeadline()
+		if err := w.s.wc.WriteMessage(&wire.Output{Stream: w.stream, Data: chunk}); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// chanReader feeds a program the Stdin frames the read loop queues; a
+// closed channel or an empty frame is end of input.
+type chanReader struct {
+	ch   chan []byte
+	rest []byte
+	eof  bool
+}
+
+func (r *chanReader) Read(p []byte) (int, error) {
+	for len(r.rest) == 0 {
+		if r.eof {
+			return 0, io.EOF
+		}
+		b, ok := <-r.ch
+		if !ok || len(b) == 0 {
+			r.eof = true
+			return 0, io.EOF
+		}
+		r.rest = b
+	}
+	n := copy(p, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
