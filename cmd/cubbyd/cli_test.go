@@ -283,3 +283,77 @@ func TestBadUsersFileStopsServe(t *testing.T) {
 		})
 	}
 }
+
+// traversableTempDir is a temp dir whose parents a jailed uid can pass.
+func traversableTempDir(t *testing.T) string {
+	d := t.TempDir()
+	for p := d; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// TestSeedTranscript replays the seed project's demo through the real
+// binaries: an unquoted upload path with spaces typed at the prompt, then
+// ls, mkdir, mv, rm -r — run in alice's jail — and quit.
+func TestSeedTranscript(t *testing.T) {
+	dir := traversableTempDir(t)
+	cfg := filepath.Join(dir, "users.toml")
+	example, err := os.ReadFile("../../users.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, example, 0o600)
+	srv := startCubbyd(t, "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	if !strings.Contains(srv.log.String(), "jail ready") {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("cubbyd could not build the jail, which CI requires:\n%s", srv.log)
+		}
+		t.Skipf("no jail on this machine:\n%s", srv.log)
+	}
+	local := filepath.Join(t.TempDir(), "MY STUFFS", "CSC 574", "CSC 574 Programming_Assignment_1.pdf")
+	os.MkdirAll(filepath.Dir(local), 0o755)
+	os.WriteFile(local, []byte("%PDF-1.4 assignment"), 0o644)
+	script := strings.Join([]string{
+		"upload " + local,
+		"ls",
+		"mkdir newfolder",
+		"mkdir testfolder",
+		`mv "CSC 574 Programming_Assignment_1.pdf" newfolder/`,
+		"ls",
+		"rm -r testfolder",
+		"ls",
+		"ls newfolder",
+		"quit",
+	}, "\n") + "\n"
+	out, errOut, code := cubby(t, script, []string{"CUBBY_PASSWORD=alice-demo-pw"}, "--known-hosts", filepath.Join(dir, "kh"), "--accept-new-host", "alice@"+srv.addr)
+	want := "uploaded " + local + " to ~/CSC 574 Programming_Assignment_1.pdf"
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, want) {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	lines := strings.SplitN(out, "\n", 2)
+	wantRest := "CSC 574 Programming_Assignment_1.pdf\n" + // ls
+		"newfolder\ntestfolder\n" + // ls after mv
+		"newfolder\n" + // ls after rm -r
+		"CSC 574 Programming_Assignment_1.pdf\n" // ls newfolder
+	if lines[1] != wantRest {
+		t.Errorf("transcript:\n%s\nwant after the upload line:\n%s", lines[1], wantRest)
+	}
+	// One-shot mode returns the remote status.
+	_, errOut, code = cubby(t, "", []string{"CUBBY_PASSWORD=alice-demo-pw"}, "--known-hosts", filepath.Join(dir, "kh"), "alice@"+srv.addr, "ls", "missing-file")
+	if code != 2 || !strings.Contains(errOut, "missing-file") {
+		t.Errorf("one-shot ls missing-file: status %d, stderr %q; want 2", code, errOut)
+	}
+	// bob has the default commands list, without python3.
+	_, errOut, code = cubby(t, "", []string{"CUBBY_PASSWORD=bob-demo-pw"}, "--known-hosts", filepath.Join(dir, "kh"), "bob@"+srv.addr, "python3")
+	if code != 126 || !strings.Contains(errOut, "'python3' is not allowed for bob") {
+		t.Errorf("one-shot python3: status %d, stderr %q; want 126 and not allowed for bob", code, errOut)
+	}
+	// stdin reaches a one-shot command.
+	out, errOut, code = cubby(t, "dear diary\n", []string{"CUBBY_PASSWORD=alice-demo-pw"}, "--known-hosts", filepath.Join(dir, "kh"), "alice@"+srv.addr, "cat")
+	if code != 0 || out != "dear diary\n" {
+		t.Errorf("one-shot cat with stdin: %d %q %q", code, out, errOut)
+	}
+}
