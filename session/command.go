@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cubby-dev/cubby/auth/users"
 	"github.com/cubby-dev/cubby/sandbox"
@@ -75,13 +76,17 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 	if err != nil {
 		return s.replyError(err, "")
 	}
+	limits, err := s.conn.srv.limitsFor(u, time.Duration(req.Timeout)*time.Second)
+	if err != nil {
+		return s.replyError(err, "")
+	}
 	spec := sandbox.Spec{
 		User:   u.Name,
 		Home:   filepath.Join(s.conn.srv.homesDir(), u.Name),
 		Dir:    s.cwd,
 		Argv:   argv,
 		Env:    clientEnv(req.Env),
-		Limits: s.conn.srv.limitsFor(u),
+		Limits: limits,
 	}
 	var input chan []byte
 	if req.Stdin {

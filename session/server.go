@@ -17,6 +17,7 @@ import (
 	"github.com/cubby-dev/cubby/auth"
 	"github.com/cubby-dev/cubby/auth/users"
 	"github.com/cubby-dev/cubby/sandbox"
+	"github.com/cubby-dev/cubby/wire"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -277,12 +278,24 @@ func (s *Server) ActiveConnections() int { return int(s.active.Load()) }
 // Owner is a host uid and gid.
 type Owner struct{ UID, GID int }
 
-// limitsFor returns the limits for u's programs.
-func (s *Server) limitsFor(u *users.User) sandbox.Limits {
-	if s.Limits == (sandbox.Limits{}) {
-		return sandbox.DefaultLimits()
+// DefaultMaxTimeout caps the wall clock a client may ask for one command
+// when the user has no max_timeout of their own.
+const DefaultMaxTimeout = 10 * time.Minute
+
+// limitsFor returns the limits for u's programs, with the wall clock the
+// client asked for (0: the default), which may not exceed the user's cap.
+func (s *Server) limitsFor(u *users.User, timeout time.Duration) (sandbox.Limits, error) {
+	l := s.Limits
+	if l == (sandbox.Limits{}) {
+		l = sandbox.DefaultLimits()
 	}
-	return s.Limits
+	if timeout > 0 {
+		if timeout > DefaultMaxTimeout {
+			return l, errorf(wire.KindInvalid, fmt.Sprintf("a timeout of %v is more than your limit of %v", timeout, DefaultMaxTimeout))
+		}
+		l.WallClock = timeout
+	}
+	return l, nil
 }
 
 // lookup finds the verifier for a login; unknown and disabled users get

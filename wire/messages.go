@@ -464,10 +464,13 @@ func (*Cancel) UnmarshalBinary(p []byte) error {
 // POSIX shell would, without running a shell. Env offers TERM and LANG
 // style variables; the server keeps only those it allows. With Stdin set
 // the client will send Stdin frames; otherwise the program's input is empty.
+// Timeout asks for a wall-clock limit in seconds other than the user's
+// default, up to the user's maximum; 0 keeps the default.
 type Command struct {
-	Line  string
-	Env   []string
-	Stdin bool
+	Line    string
+	Env     []string
+	Stdin   bool
+	Timeout uint32
 }
 
 func (*Command) Type() Type { return TypeCommand }
@@ -487,7 +490,8 @@ func (m *Command) AppendBinary(b []byte) ([]byte, error) {
 		}
 		b = appendString(b, e)
 	}
-	return appendBool(b, m.Stdin), nil
+	b = appendBool(b, m.Stdin)
+	return appendUint32(b, m.Timeout), nil
 }
 
 func (m *Command) UnmarshalBinary(p []byte) error {
@@ -501,6 +505,7 @@ func (m *Command) UnmarshalBinary(p []byte) error {
 		m.Env = append(m.Env, d.string(MaxTextLen))
 	}
 	m.Stdin = d.bool()
+	m.Timeout = d.uint32()
 	return d.finish()
 }
 

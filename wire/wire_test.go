@@ -34,7 +34,7 @@ var samples = []Message{
 	&DownloadReady{Name: "a.txt", Size: 9, Offset: 3, Mode: 0o600, MTime: 1700000000000000000},
 	&DownloadEnd{Sum: sum1},
 	&Cancel{},
-	&Command{Line: `mv "CSC 574.pdf" newfolder/`, Env: []string{"TERM=xterm", "LANG=C.UTF-8"}, Stdin: true},
+	&Command{Line: `mv "CSC 574.pdf" newfolder/`, Env: []string{"TERM=xterm", "LANG=C.UTF-8"}, Stdin: true, Timeout: 600},
 	&Command{Line: "ls"},
 	&Output{Stream: Stderr, Data: []byte("ls: missing: No such file\n")},
 	&Stdin{Data: []byte("notes\n")},

@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	knownHostsPath := fs.String("known-hosts", "", "known hosts file (default: known_hosts in the user's config dir, cubby/)")
 	acceptNew := fs.Bool("accept-new-host", false, "pin an unknown server key without asking (a changed key is still refused)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	timeout := fs.Duration("timeout", 0, "wall-clock limit for each remote command, up to the server's cap for you (default: the server's)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -74,9 +75,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	in := bufio.NewReader(stdin)
 	tty := terminal(stdin)
 	cfg := client.Config{
-		User:          userName,
-		KnownHosts:    &knownhosts.Store{Path: khPath},
-		AcceptNewHost: *acceptNew,
+		User:           userName,
+		KnownHosts:     &knownhosts.Store{Path: khPath},
+		AcceptNewHost:  *acceptNew,
+		CommandTimeout: *timeout,
 		Password: func() ([]byte, error) {
 			return password(userName, addr, *pwStdin, getenv, in, tty, stderr)
 		},

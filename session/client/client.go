@@ -45,6 +45,9 @@ type Config struct {
 	// TransferTimeout drops a server silent this long mid-transfer; zero
 	// means 2 min.
 	TransferTimeout time.Duration
+	// CommandTimeout asks the server for this wall-clock limit on each
+	// remote command instead of the user's default; zero keeps it.
+	CommandTimeout time.Duration
 }
 
 // Client is a logged-in session. Its methods run one request at a time.

@@ -25,6 +25,9 @@ func (c *Client) Command(ctx context.Context, line string, stdin io.Reader, stdo
 	defer c.mu.Unlock()
 	c.nc.SetDeadline(time.Time{})
 	req := &wire.Command{Line: line, Env: localEnv(), Stdin: stdin != nil}
+	if t := c.cfg.CommandTimeout; t > 0 {
+		req.Timeout = uint32(min(t.Round(time.Second), time.Duration(1<<31)*time.Second) / time.Second)
+	}
 	if err := c.wc.WriteMessage(req); err != nil {
 		return 0, c.readError(err)
 	}
