@@ -243,3 +243,31 @@ func TestCommandsRefusedWithoutJail(t *testing.T) {
 		t.Errorf("pwd without a jail: %q %d", out, code)
 	}
 }
+
+func TestUserLimits(t *testing.T) {
+	ts := startServer(t, jailDataDir(t), withJail(t))
+	setCommands(ts, "alice", users.AnyCommand)
+	ts.users["alice"].Limits = users.Limits{Timeout: time.Second, MaxTimeout: 3 * time.Second, Output: 1024}
+	c := ts.dial(t, "alice")
+	start := time.Now()
+	_, errOut, code := run(t, c, "sleep 20")
+	if code == 0 || time.Since(start) > 10*time.Second {
+		t.Errorf("sleep 20 with a 1s timeout: status %d after %v, stderr %q", code, time.Since(start), errOut)
+	}
+	out, errOut, _ := run(t, c, "head -c 5000 /dev/zero")
+	if len(out) > 1024 || !strings.Contains(errOut, "output limit") {
+		t.Errorf("output cap 1 KiB: got %d bytes, stderr %q", len(out), errOut)
+	}
+	cfg := clientConfig(t, "alice", passwords["alice"])
+	cfg.CommandTimeout = time.Hour
+	c2, err := client.Dial(context.Background(), ts.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_, err = c2.Command(context.Background(), "true", nil, &bytes.Buffer{}, &bytes.Buffer{})
+	var we *wire.Error
+	if !errors.As(err, &we) || !strings.Contains(we.Message, "more than your limit of 3s") {
+		t.Errorf("asking for 1h over a 3s cap: %v", err)
+	}
+}

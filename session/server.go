@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -282,16 +283,36 @@ type Owner struct{ UID, GID int }
 // when the user has no max_timeout of their own.
 const DefaultMaxTimeout = 10 * time.Minute
 
-// limitsFor returns the limits for u's programs, with the wall clock the
-// client asked for (0: the default), which may not exceed the user's cap.
+// limitsFor returns the limits for u's programs: the server's, overridden
+// by the user's users.toml limits, with the wall clock the client asked for
+// (0: the default), which may not exceed the user's max_timeout.
 func (s *Server) limitsFor(u *users.User, timeout time.Duration) (sandbox.Limits, error) {
 	l := s.Limits
 	if l == (sandbox.Limits{}) {
 		l = sandbox.DefaultLimits()
 	}
+	ul := u.Limits
+	set := func(dst *int64, v int64) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(&l.Memory, ul.Memory)
+	set(&l.FileSize, ul.FileSize)
+	set(&l.Output, ul.Output)
+	set(&l.Processes, ul.Processes)
+	set(&l.OpenFiles, ul.OpenFiles)
+	if ul.CPUTime != 0 {
+		l.CPUTime = ul.CPUTime
+	}
+	if ul.Timeout != 0 {
+		l.WallClock = ul.Timeout
+	}
+	maxT := cmp.Or(ul.MaxTimeout, DefaultMaxTimeout)
+	maxT = max(maxT, l.WallClock)
 	if timeout > 0 {
-		if timeout > DefaultMaxTimeout {
-			return l, errorf(wire.KindInvalid, fmt.Sprintf("a timeout of %v is more than your limit of %v", timeout, DefaultMaxTimeout))
+		if timeout > maxT {
+			return l, errorf(wire.KindInvalid, fmt.Sprintf("a timeout of %v is more than your limit of %v", timeout, maxT))
 		}
 		l.WallClock = timeout
 	}

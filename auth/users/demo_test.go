@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cubby-dev/cubby/auth"
 	"golang.org/x/crypto/argon2"
@@ -84,9 +86,57 @@ func TestExampleFile(t *testing.T) {
 	}
 
 	// Every key must be documented.
-	for _, key := range []string{"[defaults]", "commands", "quota", "password", "disabled", "demo", "[users.NAME]", "loopback"} {
+	keys := []string{"[defaults]", "commands", "quota", "password", "disabled", "demo", "[users.NAME]", "loopback"}
+	for _, k := range limitKeys {
+		keys = append(keys, k.name)
+	}
+	for _, key := range keys {
 		if !regexp.MustCompile(`(?m)^#.*` + regexp.QuoteMeta(key)).Match(data) {
 			t.Errorf("no comment mentions %s", key)
 		}
+	}
+}
+
+// TestExampleLimits checks that the commented-out limits in [defaults] of
+// the example are the built-in defaults, written so that they load.
+func TestExampleLimits(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(examplePath, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Defaults.Limits != (Limits{}) {
+		t.Errorf("the example sets limits in [defaults]: %+v; want them all commented out", c.Defaults.Limits)
+	}
+
+	// Uncomment "# key = value" for every limit key, in [defaults] only.
+	text := string(data)
+	start := strings.Index(text, "\n[defaults]\n")
+	end := strings.Index(text, "\n[users.")
+	if start < 0 || end < start {
+		t.Fatal("the example has no [defaults] table before the users")
+	}
+	var names []string
+	for _, k := range limitKeys {
+		names = append(names, regexp.QuoteMeta(k.name))
+	}
+	commented := regexp.MustCompile(`(?m)^# ((?:` + strings.Join(names, "|") + `) = .*)$`)
+	if n := len(commented.FindAllString(text[start:end], -1)); n != len(limitKeys) {
+		t.Errorf("[defaults] has %d commented-out limits, want one for each of the %d keys", n, len(limitKeys))
+	}
+	text = text[:start] + commented.ReplaceAllString(text[start:end], "$1") + text[end:]
+	c, err = Parse(examplePath, []byte(text))
+	if err != nil {
+		t.Fatalf("the example with its limits uncommented does not load: %v", err)
+	}
+	builtin := Limits{
+		CPUTime: 60 * time.Second, Timeout: 60 * time.Second, MaxTimeout: 10 * time.Minute,
+		Memory: 512 << 20, FileSize: 1 << 30, Output: 1 << 20, Processes: 64, OpenFiles: 256,
+	}
+	if c.Defaults.Limits != builtin {
+		t.Errorf("the commented-out limits are %+v, want the built-in defaults %+v", c.Defaults.Limits, builtin)
 	}
 }

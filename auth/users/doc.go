@@ -8,6 +8,8 @@
 //	[defaults]
 //	commands = ["ls", "mkdir", "mv", "rm", "cp", "cat"]
 //	quota = "1GiB"
+//	timeout = "60s"
+//	memory = "512MiB"
 //
 //	[users.alice]
 //	password = "scram-argon2id$v=19$m=65536,t=3,p=4$<salt>$<storedkey>$<serverkey>"
@@ -15,6 +17,7 @@
 //	demo = false
 //	commands = ["ls", "cat"]
 //	quota = "500MiB"
+//	max_timeout = "1h"
 //
 // The keys are:
 //
@@ -23,25 +26,41 @@
 //     leaving commands out of both [defaults] and the user's table.
 //   - quota: a size such as "1GiB" (see [ParseSize]) or an integer number of
 //     bytes; 0, the default, means unlimited.
+//   - cpu_time, timeout, max_timeout, memory, processes, file_size,
+//     open_files and output: the limits of the user's jailed commands (see
+//     [Limits]). Durations are strings in [time.ParseDuration] syntax, such as
+//     "90s", or integer numbers of seconds; sizes are written like quota;
+//     processes and open_files are integers. Each has a valid range, and 0
+//     is never valid: a limit left out of the file is reported as 0, which
+//     the server replaces with its built-in default. When both are set,
+//     max_timeout must not be less than timeout.
 //   - password: the verifier written by [auth.Verifier.String], never the
 //     password itself. Every user must have one.
 //   - disabled: true keeps the account in the file but refuses its logins.
 //   - demo: true marks a demonstration account. The caller (cubbyd) must serve
 //     demo accounts only on a loopback address; see [Config.HasDemo].
 //
-// A user's commands and quota, when present, replace those of [defaults];
-// [User] holds the merged result. An empty file, or a users table with no
-// accounts, is valid: it describes a server with no accounts yet.
+// A user's commands, quota and each of the limits, when present, replace
+// those of [defaults]; [User] holds the merged result. An empty file, or a
+// users table with no accounts, is valid: it describes a server with no
+// accounts yet.
 //
 // # Errors
 //
 // Loading is strict. Unknown keys (including keys spelled with different
-// case), values of the wrong type, invalid user names, bad verifiers and
-// bad sizes are all errors. Every problem in the file is reported as a
+// case), values of the wrong type, invalid user names, bad verifiers, bad
+// sizes and durations, limits out of their range and a max_timeout less
+// than timeout are all errors. Every problem in the file is reported as a
 // [*ParseError] whose text is one line, "PATH:LINE: what is wrong", for
 // example
 //
 //	users.toml:7: unknown key "pasword" in [users.alice]
+//	users.toml:9: users.alice.memory: must be between 16MiB and 64GiB, not "8MiB"
+//	users.toml:4: users.alice: max_timeout (5m, from [defaults]) must not be less than timeout (10m)
+//
+// A max_timeout less than timeout is reported at the line of the table
+// header, [defaults] or [users.NAME], since the two values may come from
+// different tables.
 //
 // The text starts with the path rather than "users:", like a compiler's
 // errors, so that editors can jump to the line. Only the first problem is
@@ -50,10 +69,12 @@
 //
 // Loading runs in two steps: the toml package decodes the file into typed
 // structs, then a separate validation step checks, in this order, the keys
-// (known names, user names and TOML types), the values (verifiers, commands
-// and sizes) and finally that every user has a password. Each check walks
-// the file from top to bottom, so the problem reported does not depend on
-// map order.
+// (known names, user names and TOML types), the values (verifiers, commands,
+// sizes, durations and the ranges of limits), that every user has a
+// password, and finally that max_timeout is not less than timeout, in
+// [defaults] and then for each user after merging. Each check walks the
+// file from top to bottom, so the problem reported does not depend on map
+// order.
 //
 // # Editing
 //

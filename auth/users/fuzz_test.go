@@ -19,10 +19,11 @@ var errorLine = regexp.MustCompile(`^fuzz\.toml:([1-9][0-9]*): [^\r\n]+$`)
 
 // addSeeds adds every test input to f.
 func addSeeds(f *testing.F) {
-	for _, tt := range badFiles {
+	for _, tt := range slices.Concat(badFiles, badLimits) {
 		f.Add([]byte(expand(tt.in)))
 	}
 	f.Add([]byte(expand(labFile)))
+	f.Add([]byte(expand(limitsFile)))
 	if data, err := os.ReadFile(examplePath); err == nil {
 		f.Add(data)
 	}
@@ -46,6 +47,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error %q points past the last line, %d", err, nlines)
 			}
 		} else {
+			checkLimits(t, "defaults", c.Defaults.Limits)
 			for name, u := range c.Users {
 				if u.Name != name || ValidName(name) != nil || u.Line < 1 || u.Line > nlines {
 					t.Fatalf("bad user %q: %+v", name, u)
@@ -58,6 +60,7 @@ func FuzzParse(f *testing.F) {
 				if u.Quota < 0 {
 					t.Fatalf("user %q has quota %d", name, u.Quota)
 				}
+				checkLimits(t, "users."+name, u.Limits)
 			}
 		}
 
@@ -80,6 +83,20 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkLimits checks that every limit of a loaded file is unset or in its
+// range, and that the timeouts agree.
+func checkLimits(t *testing.T, table string, l Limits) {
+	t.Helper()
+	for _, k := range limitKeys {
+		if n := *k.field(&l); n != 0 && (n < k.min || n > k.max) {
+			t.Fatalf("%s.%s = %d, out of range", table, k.name, n)
+		}
+	}
+	if l.Timeout != 0 && l.MaxTimeout != 0 && l.MaxTimeout < l.Timeout {
+		t.Fatalf("%s: max_timeout %v < timeout %v", table, l.MaxTimeout, l.Timeout)
+	}
 }
 
 // FuzzEdit checks that the text edits either refuse or produce a file
@@ -148,7 +165,7 @@ func sameUsers(t *testing.T, before, after *Config, except string) {
 		}
 		a, ok := after.Users[name]
 		if !ok || a.Verifier.String() != b.Verifier.String() || a.Disabled != b.Disabled || a.Demo != b.Demo ||
-			a.Quota != b.Quota || !slices.Equal(a.Commands, b.Commands) {
+			a.Quota != b.Quota || a.Limits != b.Limits || !slices.Equal(a.Commands, b.Commands) {
 			t.Fatalf("editing %q changed %q: %+v -> %+v", except, name, b, a)
 		}
 	}

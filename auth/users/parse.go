@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/cubby-dev/cubby/auth"
@@ -14,16 +15,19 @@ import (
 // fileDoc is the layout of users.toml as the toml package decodes it.
 // Values whose TOML type may vary (a quota is a string or an integer) or
 // whose elements the decoder cannot check with a line number (commands)
-// are decoded loosely and checked by validator.checkValues.
+// are decoded loosely and checked by validator.checkValues; so are the
+// limits (see limitsDoc).
 type fileDoc struct {
 	Defaults settingsDoc        `toml:"defaults"`
 	Users    map[string]userDoc `toml:"users"`
 }
 
-// settingsDoc is the [defaults] table. A nil field was not in the file.
+// settingsDoc is the [defaults] table, and the keys of a [users.NAME]
+// table that override it. A nil field was not in the file.
 type settingsDoc struct {
 	Commands *[]any `toml:"commands"`
 	Quota    any    `toml:"quota"` // string or int64
+	limitsDoc
 }
 
 // userDoc is one [users.NAME] table. A nil field was not in the file.
@@ -31,8 +35,7 @@ type userDoc struct {
 	Password *string `toml:"password"`
 	Disabled bool    `toml:"disabled"`
 	Demo     bool    `toml:"demo"`
-	Commands *[]any  `toml:"commands"`
-	Quota    any     `toml:"quota"` // string or int64
+	settingsDoc
 }
 
 // A valueKind is what a known key must hold.
@@ -44,6 +47,8 @@ const (
 	kindBool
 	kindCommands
 	kindSize
+	kindDuration
+	kindInteger
 )
 
 // userKey and defaultKey return what the keys allowed in a [users.NAME]
@@ -64,6 +69,9 @@ func defaultKey(name string) (valueKind, bool) {
 		return kindCommands, true
 	case "quota":
 		return kindSize, true
+	}
+	if k, ok := findLimitKey(name); ok {
+		return k.kind, true
 	}
 	return 0, false
 }
@@ -189,8 +197,10 @@ func (k valueKind) accepts(tomlType string) bool {
 		return tomlType == "Bool"
 	case kindCommands:
 		return tomlType == "Array"
-	case kindSize:
+	case kindSize, kindDuration:
 		return tomlType == "String" || tomlType == "Integer"
+	case kindInteger:
+		return tomlType == "Integer"
 	}
 	return false
 }
@@ -207,6 +217,10 @@ func (k valueKind) want() string {
 		return `an array of program names such as ["ls", "cat"]`
 	case kindSize:
 		return `a size such as "1GiB" or an integer number of bytes`
+	case kindDuration:
+		return `a duration such as "90s" or "2m", or an integer number of seconds`
+	case kindInteger:
+		return "an integer"
 	}
 	return "?"
 }
@@ -255,9 +269,16 @@ func (v *validator) build(doc *fileDoc) (*Config, error) {
 	}
 	// Every value has been checked, so the conversions below cannot fail.
 	c := &Config{Path: v.path, Users: make(map[string]*User, len(doc.Users))}
-	c.Defaults = merge(Settings{}, doc.Defaults.Commands, doc.Defaults.Quota)
-	for name, d := range doc.Users {
-		s := merge(c.Defaults, d.Commands, d.Quota)
+	c.Defaults = merge(Settings{}, &doc.Defaults)
+	if err := v.checkTimeouts(c.Defaults.Limits, nil, toml.Key{"defaults"}); err != nil {
+		return nil, err
+	}
+	for _, name := range users {
+		d := doc.Users[name]
+		s := merge(c.Defaults, &d.settingsDoc)
+		if err := v.checkTimeouts(s.Limits, &d.limitsDoc, toml.Key{"users", name}); err != nil {
+			return nil, err
+		}
 		verifier, _ := auth.ParseVerifier(*d.Password)
 		c.Users[name] = &User{
 			Name:     name,
@@ -266,14 +287,37 @@ func (v *validator) build(doc *fileDoc) (*Config, error) {
 			Demo:     d.Demo,
 			Commands: s.Commands,
 			Quota:    s.Quota,
+			Limits:   s.Limits,
 			Line:     v.lay.line("users", name),
 		}
 	}
 	return c, nil
 }
 
+// checkTimeouts checks that the merged limits l of the table key allow
+// the timeout they set. own holds the table's own limits, to tell the
+// values it sets from those of [defaults]; it is nil for [defaults].
+func (v *validator) checkTimeouts(l Limits, own *limitsDoc, key toml.Key) error {
+	if l.Timeout == 0 || l.MaxTimeout == 0 || l.MaxTimeout >= l.Timeout {
+		return nil
+	}
+	show := func(d time.Duration, set any) string {
+		s := formatDuration(d)
+		if own != nil && set == nil {
+			s += ", from [defaults]"
+		}
+		return s
+	}
+	var maxSet, timeoutSet any
+	if own != nil {
+		maxSet, timeoutSet = own.MaxTimeout, own.Timeout
+	}
+	return v.errorf(v.lay.line(key...), "%s: max_timeout (%s) must not be less than timeout (%s)",
+		key, show(l.MaxTimeout, maxSet), show(l.Timeout, timeoutSet))
+}
+
 // checkValues checks, in file order, the values that need more than a type
-// check: verifiers, commands and quotas.
+// check: verifiers, commands, quotas and limits.
 func (v *validator) checkValues(doc *fileDoc) error {
 	for _, key := range v.md.Keys() {
 		var s settingsDoc
@@ -283,7 +327,7 @@ func (v *validator) checkValues(doc *fileDoc) error {
 			s = doc.Defaults
 		case len(key) == 3 && key[0] == "users":
 			d := doc.Users[key[1]]
-			s = settingsDoc{Commands: d.Commands, Quota: d.Quota}
+			s = d.settingsDoc
 			password = d.Password
 		default:
 			continue
@@ -300,6 +344,10 @@ func (v *validator) checkValues(doc *fileDoc) error {
 			_, err = commandList(*s.Commands)
 		case "quota":
 			_, err = quotaBytes(s.Quota)
+		default:
+			if k, ok := findLimitKey(key[len(key)-1]); ok {
+				_, err = k.value(k.doc(&s.limitsDoc))
+			}
 		}
 		if err != nil {
 			// "users.bob: bad password verifier: ..." names the user, not
@@ -314,16 +362,17 @@ func (v *validator) checkValues(doc *fileDoc) error {
 	return nil
 }
 
-// merge returns base with the commands and quota of a table, where
-// present, in place of base's.
-func merge(base Settings, commands *[]any, quota any) Settings {
+// merge returns base with the settings of a table, where present, in
+// place of base's. The table's values must have been checked.
+func merge(base Settings, d *settingsDoc) Settings {
 	s := Settings{Commands: slices.Clone(base.Commands), Quota: base.Quota}
-	if commands != nil {
-		s.Commands, _ = commandList(*commands)
+	if d.Commands != nil {
+		s.Commands, _ = commandList(*d.Commands)
 	}
-	if quota != nil {
-		s.Quota, _ = quotaBytes(quota)
+	if d.Quota != nil {
+		s.Quota, _ = quotaBytes(d.Quota)
 	}
+	s.Limits = mergeLimits(base.Limits, &d.limitsDoc)
 	return s
 }
 

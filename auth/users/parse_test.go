@@ -163,7 +163,7 @@ var badFiles = []struct {
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, tt := range badFiles {
+	for _, tt := range slices.Concat(badFiles, badLimits) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Parse("users.toml", []byte(expand(tt.in)))
 			if err == nil {

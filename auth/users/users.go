@@ -36,10 +36,13 @@ type Settings struct {
 	Commands []string
 	// Quota is the storage limit in bytes; 0 means unlimited.
 	Quota int64
+	// Limits bound the user's jailed commands.
+	Limits Limits
 }
 
-// User is one account. Commands and Quota are already merged with the
-// defaults: a user's own value, when present, replaces the default.
+// User is one account. Commands, Quota and each field of Limits are
+// already merged with the defaults: a user's own value, when present,
+// replaces the default.
 type User struct {
 	// Name is the user name, the NAME of [users.NAME].
 	Name string
@@ -51,6 +54,7 @@ type User struct {
 	Demo     bool
 	Commands []string
 	Quota    int64
+	Limits   Limits
 	// Line is the line of the file on which the user's table starts.
 	Line int
 }
