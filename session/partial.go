@@ -1,7 +1,9 @@
 package session
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +26,7 @@ type partial struct {
 	f    *os.File
 	dir  *os.File // the user's partial directory
 	name string
+	sums string // the user's digest record directory
 }
 
 // openPartial opens (creating) the partial file for a target and locks it.
@@ -35,8 +39,7 @@ func (s *Server) openPartial(user, target string) (*partial, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(target))
-	name := hex.EncodeToString(sum[:16]) + ".part"
+	name := stem(target) + ".part"
 	f, err := os.OpenFile(filepath.Join(dirPath, name), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		dir.Close()
@@ -50,7 +53,15 @@ func (s *Server) openPartial(user, target string) (*partial, error) {
 		}
 		return nil, err
 	}
-	return &partial{f: f, dir: dir, name: name}, nil
+	return &partial{f: f, dir: dir, name: name, sums: s.sumDir(user)}, nil
+}
+
+// stem names a target's files: "<stem>.part" in the partial directory
+// holds an upload in progress, "<stem>.sum" in the digest directory the
+// digest of the last one committed.
+func stem(target string) string {
+	sum := sha256.Sum256([]byte(target))
+	return hex.EncodeToString(sum[:16])
 }
 
 // prefixHash hashes the first n bytes of the partial file and returns the
@@ -78,11 +89,31 @@ func (p *partial) truncate(n int64) error {
 // commit makes the verified partial file the target: it fsyncs the data,
 // sets mode and time, renames it into targetDir as base and fsyncs the
 // directory. The rename replaces an old version atomically; a symbolic
-// link at base is replaced, never followed.
-func (p *partial) commit(targetDir *os.File, base string, mode os.FileMode, mtime time.Time) error {
+// link at base is replaced, never followed. Then it records sum as the
+// file's digest for later downloads (see saveSum).
+func (p *partial) commit(targetDir *os.File, base string, owner *Owner, mode os.FileMode, mtime time.Time, sum [32]byte) error {
+	if owner != nil {
+		// The jail's uid must own what it finds in its home.
+		if err := p.f.Chown(owner.UID, owner.GID); err != nil {
+			return err
+		}
+	}
+	var before, after unix.Stat_t
+	probeErr := unix.Fstat(int(p.f.Fd()), &before)
 	if err := p.f.Chmod(mode); err != nil {
 		return err
 	}
+	if probeErr == nil {
+		probeErr = unix.Fstat(int(p.f.Fd()), &after)
+	}
+	// The digest record relies on every later change to the file moving
+	// its ctime. Kernels with multigrain timestamps (Linux 6.13+ on
+	// tmpfs, ext4, xfs, btrfs) promise that once the ctime has been read;
+	// with coarse timestamps a change in the same clock tick as the
+	// commit would go unseen, and there the chmod just above leaves the
+	// ctime it follows unchanged. Only a file system that showed a fresh
+	// ctime gets a record.
+	fineCtime := probeErr == nil && after.Ctim != before.Ctim
 	if !mtime.IsZero() {
 		tv := []unix.Timeval{unix.NsecToTimeval(mtime.UnixNano()), unix.NsecToTimeval(mtime.UnixNano())}
 		if err := unix.Futimes(int(p.f.Fd()), tv); err != nil {
@@ -95,7 +126,98 @@ func (p *partial) commit(targetDir *os.File, base string, mode os.FileMode, mtim
 	if err := unix.Renameat(int(p.dir.Fd()), p.name, int(targetDir.Fd()), base); err != nil {
 		return &os.LinkError{Op: "rename", Old: p.name, New: base, Err: err}
 	}
-	return targetDir.Sync()
+	if err := targetDir.Sync(); err != nil {
+		return err
+	}
+	if fineCtime {
+		p.saveSum(sum)
+	}
+	return nil
+}
+
+// A digest record lets a download of a file that has not changed since
+// its upload send the SHA-256 the upload verified instead of reading the
+// file twice. It lives outside every home, in <data>/homes/.sums/<user>/
+// as "<stem>.sum": version, device, inode, size, mtime and ctime (ns) as
+// the server saw them after the rename, then the digest. It cannot live
+// in an extended attribute of the file itself: setting one changes the
+// file's ctime, and so does the rename, so no record on the inode can
+// hold the inode's final ctime.
+//
+// A download uses the record only when the opened file's device, inode,
+// size, mtime and ctime all still match. Any write, truncation, chmod,
+// utimes or rename of the file moves its ctime, and a user cannot set a
+// ctime back, so a changed file is always hashed afresh; a replaced file
+// has another inode or ctime. A missing, short or unreadable record just
+// means hashing as before.
+const sumRecordLen = 1 + 5*8 + 32
+
+const sumRecordVersion = 1
+
+func sumRecord(st *unix.Stat_t, sum [32]byte) []byte {
+	b := make([]byte, 0, sumRecordLen)
+	b = append(b, sumRecordVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(st.Dev))
+	b = binary.BigEndian.AppendUint64(b, st.Ino)
+	b = binary.BigEndian.AppendUint64(b, uint64(st.Size))
+	b = binary.BigEndian.AppendUint64(b, uint64(st.Mtim.Nano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(st.Ctim.Nano()))
+	return append(b, sum[:]...)
+}
+
+// saveSum records sum for the committed file, replacing the record of
+// an earlier version atomically. Failure only costs a later download a
+// hash, so it is ignored.
+func (p *partial) saveSum(sum [32]byte) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(p.f.Fd()), &st); err != nil {
+		return
+	}
+	if err := os.MkdirAll(p.sums, 0o700); err != nil {
+		return
+	}
+	// The partial's lock keeps a second upload to this target from
+	// committing at the same time, so the temporary name is free.
+	name := filepath.Join(p.sums, strings.TrimSuffix(p.name, ".part")+".sum")
+	if err := os.WriteFile(name+".tmp", sumRecord(&st, sum), 0o600); err != nil {
+		os.Remove(name + ".tmp")
+		return
+	}
+	if err := os.Rename(name+".tmp", name); err != nil {
+		os.Remove(name + ".tmp")
+	}
+}
+
+// sumDir holds a user's digest records, beside the partial uploads and
+// like them outside every home.
+func (s *Server) sumDir(user string) string {
+	return filepath.Join(s.homesDir(), ".sums", user)
+}
+
+// cachedSum returns the digest recorded at the upload of target, if f is
+// still exactly the file that upload committed and size bytes long.
+func (s *Server) cachedSum(user, target string, f *os.File, size int64) ([32]byte, bool) {
+	var sum [32]byte
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Size != size {
+		return sum, false
+	}
+	rf, err := os.Open(filepath.Join(s.sumDir(user), stem(target)+".sum"))
+	if err != nil {
+		return sum, false
+	}
+	defer rf.Close()
+	var rec [sumRecordLen + 1]byte
+	n, _ := io.ReadFull(rf, rec[:])
+	if n != sumRecordLen {
+		return sum, false
+	}
+	want := sumRecord(&st, sum)
+	if !bytes.Equal(rec[:sumRecordLen-32], want[:sumRecordLen-32]) {
+		return sum, false
+	}
+	copy(sum[:], rec[sumRecordLen-32:sumRecordLen])
+	return sum, true
 }
 
 // remove deletes the partial file, for an upload that can never complete.

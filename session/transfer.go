@@ -176,7 +176,7 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 			if req.MTime != 0 {
 				mtime = time.Unix(0, req.MTime)
 			}
-			if err := p.commit(dir, base, os.FileMode(req.Mode&0o777), mtime); err != nil {
+			if err := p.commit(dir, base, s.conn.srv.HomeOwner, os.FileMode(req.Mode&0o777), mtime, sum); err != nil {
 				if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
 					return s.replyError(errorf(wire.KindIsDir, subject+": is a directory"), subject)
 				}
@@ -263,7 +263,15 @@ func (s *session) download(ctx context.Context, req *wire.DownloadRequest) error
 		return err
 	}
 
-	src := stream.NewSource(f, offset, size-offset, wire.DataChunk, h)
+	// A file unchanged since its upload need not be read twice: the
+	// digest that upload verified is sent, and the client still checks
+	// every byte against it.
+	cached, haveCached := s.conn.srv.cachedSum(s.home.user, rel, f, size)
+	srcHash := h
+	if haveCached {
+		srcHash = nil
+	}
+	src := stream.NewSource(f, offset, size-offset, stream.ChunkSize, srcHash)
 	defer src.Close()
 	for {
 		if ctx.Err() != nil {
@@ -294,12 +302,14 @@ func (s *session) download(ctx context.Context, req *wire.DownloadRequest) error
 		}
 	}
 	src.Close()
-	var sum [32]byte
-	h.Sum(sum[:0])
+	sum := cached
+	if !haveCached {
+		h.Sum(sum[:0])
+	}
 	s.refreshWriteDeadline()
 	if err := s.wc.WriteMessage(&wire.DownloadEnd{Sum: sum}); err != nil {
 		return err
 	}
-	s.log.Info("download", "path", subject, "bytes", size, "resumed_from", offset, "sha256", hex.EncodeToString(sum[:]))
+	s.log.Info("download", "path", subject, "bytes", size, "resumed_from", offset, "sha256", hex.EncodeToString(sum[:]), "sha256_recorded", haveCached)
 	return nil
 }

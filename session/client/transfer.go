@@ -98,7 +98,7 @@ func (c *Client) Upload(ctx context.Context, local, remote string, opt TransferO
 		return nil, c.readError(err)
 	}
 
-	src := stream.NewSource(f, start, size-start, wire.DataChunk, h)
+	src := stream.NewSource(f, start, size-start, stream.ChunkSize, h)
 	defer src.Close()
 	done := start
 	for {

@@ -1,7 +1,7 @@
 // Package stream overlaps the per-byte work of a transfer — file I/O and
 // SHA-256 — with the network, so each side of a transfer uses a second
 // core instead of doing read, hash, encrypt and send one after another.
-// Memory stays constant: at most depth chunks are in flight.
+// Memory stays constant: at most depth+1 chunks exist per Source or Sink.
 package stream
 
 import (
@@ -9,6 +9,10 @@ import (
 	"io"
 	"sync"
 )
+
+// ChunkSize is the read size a Source is given by transfers: one file
+// read and one hand-off between goroutines per four Data frames.
+const ChunkSize = 1 << 20
 
 // depth is the number of chunks in flight between the two goroutines.
 const depth = 4
@@ -30,7 +34,7 @@ type chunk struct {
 }
 
 // NewSource starts reading n bytes of r from off in chunks of size bytes,
-// writing each into h.
+// writing each into h unless h is nil.
 func NewSource(r io.ReaderAt, off, n int64, size int, h hash.Hash) *Source {
 	s := &Source{
 		chunks: make(chan chunk, depth),
@@ -58,7 +62,9 @@ func (s *Source) run(r io.ReaderAt, off, n int64, h hash.Hash) {
 		}
 		m, err := r.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
 		if m > 0 {
-			h.Write(buf[:m])
+			if h != nil {
+				h.Write(buf[:m])
+			}
 			off += int64(m)
 		}
 		if err == io.EOF && off == end {
@@ -95,20 +101,24 @@ func (s *Source) Next() ([]byte, error) {
 	return c.b, c.err
 }
 
-// Close stops the reader and waits for it; the hash is then final.
+// Close stops the reader and waits for it; the hash is then final. It may
+// be called more than once.
 func (s *Source) Close() {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
 }
 
-// Sink writes and hashes chunks on its own goroutine. The hash covers
-// every chunk even after a write fails, so a failed disk still lets the
-// caller tell a damaged stream from a full disk.
+// Sink writes and hashes chunks on its own goroutine. Each Write is
+// handed over at once, so what a peer sent reaches the file even while
+// the connection then stalls (a killed upload keeps all it delivered).
+// The hash covers every chunk even after a write fails, so a failed disk
+// still lets the caller tell a damaged stream from a full disk.
 type Sink struct {
 	chunks chan []byte
 	free   chan []byte
 	done   chan struct{}
-	err    error
+	err    error // the first write error, read after done is closed
+	closed bool
 }
 
 // NewSink starts a writer into w and h for chunks of up to size bytes.
@@ -148,9 +158,12 @@ func (s *Sink) Write(p []byte) {
 }
 
 // Close waits for every queued chunk and returns the first write error.
-// The hash is then final.
+// The hash is then final. Later calls return the same error.
 func (s *Sink) Close() error {
-	close(s.chunks)
+	if !s.closed {
+		s.closed = true
+		close(s.chunks)
+	}
 	<-s.done
 	return s.err
 }
