@@ -271,3 +271,24 @@ func TestUserLimits(t *testing.T) {
 		t.Errorf("asking for 1h over a 3s cap: %v", err)
 	}
 }
+
+// TestUploadedFilesBelongToTheJail checks that what the server stores is
+// usable by the user's programs: as root, files and directories the server
+// makes are given to the jail's uid.
+func TestUploadedFilesBelongToTheJail(t *testing.T) {
+	ts := startServer(t, jailDataDir(t), withJail(t))
+	setCommands(ts, "alice", users.AnyCommand)
+	c := ts.dial(t, "alice")
+	local, _ := randomFile(t, t.TempDir(), "notes.txt", 100)
+	if _, err := c.Mkdir(context.Background(), "made/by/server", 0o755, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Upload(context.Background(), local, "made/by/server/notes.txt", client.TransferOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"sh -c 'echo more >> made/by/server/notes.txt'", "touch made/new", "touch made/by/new", "chmod 600 made/by/server/notes.txt"} {
+		if _, errOut, code := run(t, c, line); code != 0 {
+			t.Errorf("%s: status %d, %s", line, code, errOut)
+		}
+	}
+}

@@ -110,6 +110,12 @@ func (s *session) dispatch(ctx context.Context, m wire.Message) (err error) {
 		return nil
 	case *wire.Command:
 		return s.command(ctx, m)
+	case *wire.List:
+		return s.list(m)
+	case *wire.Mkdir:
+		return s.mkdir(m)
+	case *wire.SetAttr:
+		return s.setAttr(m)
 	default:
 		return s.conn.unexpected(s.wc, m, "a request")
 	}

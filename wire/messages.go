@@ -50,6 +50,11 @@ const (
 	TypeOutput          Type = 0x21
 	TypeStdin           Type = 0x22
 	TypeExit            Type = 0x23
+	TypeList            Type = 0x24
+	TypeListing         Type = 0x25
+	TypeMkdir           Type = 0x26
+	TypeSetAttr         Type = 0x27
+	TypeOK              Type = 0x28
 )
 
 // newMessage returns an empty message of type t, or nil for an unknown type.
@@ -93,6 +98,16 @@ func newMessage(t Type) Message {
 		return new(Stdin)
 	case TypeExit:
 		return new(Exit)
+	case TypeList:
+		return new(List)
+	case TypeListing:
+		return new(Listing)
+	case TypeMkdir:
+		return new(Mkdir)
+	case TypeSetAttr:
+		return new(SetAttr)
+	case TypeOK:
+		return new(OK)
 	}
 	return nil
 }
@@ -576,5 +591,158 @@ func (m *Exit) AppendBinary(b []byte) ([]byte, error) {
 func (m *Exit) UnmarshalBinary(p []byte) error {
 	d := decoder{b: p}
 	*m = Exit{Code: int32(d.uint32()), Cwd: d.string(MaxPathLen)}
+	return d.finish()
+}
+
+// MaxListing is the most entries one Listing carries; a longer directory
+// is read in pages.
+const MaxListing = 2048
+
+// File type bits of Entry.Mode, as in POSIX st_mode.
+const (
+	ModeTypeMask = 0o170000
+	ModeDir      = 0o040000
+	ModeRegular  = 0o100000
+	ModeSymlink  = 0o120000
+)
+
+// List asks for the entries of a directory, skipping the first Offset
+// (in the server's directory order), for completion and recursive downloads.
+type List struct {
+	Path   string
+	Offset uint32
+}
+
+func (*List) Type() Type { return TypeList }
+
+func (m *List) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("path", m.Path, MaxPathLen); err != nil {
+		return b, err
+	}
+	return appendUint32(appendString(b, m.Path), m.Offset), nil
+}
+
+func (m *List) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = List{Path: d.string(MaxPathLen), Offset: d.uint32()}
+	return d.finish()
+}
+
+// Entry is one directory entry. Mode is POSIX st_mode: type and permission
+// bits. A symbolic link is reported as a link, never followed.
+type Entry struct {
+	Name  string
+	Mode  uint32
+	Size  uint64
+	MTime int64 // Unix nanoseconds
+}
+
+// Listing answers List with at most MaxListing entries; More says another
+// page follows at Offset+len(Entries).
+type Listing struct {
+	Entries []Entry
+	More    bool
+}
+
+func (*Listing) Type() Type { return TypeListing }
+
+func (m *Listing) AppendBinary(b []byte) ([]byte, error) {
+	if len(m.Entries) > MaxListing {
+		return b, fmt.Errorf("wire: %d entries in a listing, limit %d", len(m.Entries), MaxListing)
+	}
+	b = appendUint32(b, uint32(len(m.Entries)))
+	for _, e := range m.Entries {
+		if err := checkText("name", e.Name, MaxNameLen); err != nil {
+			return b, err
+		}
+		b = appendString(b, e.Name)
+		b = appendUint32(b, e.Mode)
+		b = appendUint64(b, e.Size)
+		b = appendUint64(b, uint64(e.MTime))
+	}
+	return appendBool(b, m.More), nil
+}
+
+func (m *Listing) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	n := d.uint32()
+	if n > MaxListing {
+		d.fail(fmt.Errorf("%w: %d entries, limit %d", ErrFieldTooLong, n, MaxListing))
+	}
+	*m = Listing{}
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		m.Entries = append(m.Entries, Entry{Name: d.string(MaxNameLen), Mode: d.uint32(), Size: d.uint64(), MTime: d.int64()})
+	}
+	m.More = d.bool()
+	return d.finish()
+}
+
+// Mkdir creates a directory with permission bits Mode&0o777; with Parents
+// missing parents are made too and an existing directory is fine.
+type Mkdir struct {
+	Path    string
+	Mode    uint32
+	Parents bool
+}
+
+func (*Mkdir) Type() Type { return TypeMkdir }
+
+func (m *Mkdir) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("path", m.Path, MaxPathLen); err != nil {
+		return b, err
+	}
+	b = appendString(b, m.Path)
+	b = appendUint32(b, m.Mode)
+	return appendBool(b, m.Parents), nil
+}
+
+func (m *Mkdir) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = Mkdir{Path: d.string(MaxPathLen), Mode: d.uint32(), Parents: d.bool()}
+	return d.finish()
+}
+
+// SetAttr changes a file's permission bits (if SetMode; only 0o777 is
+// kept) and modification time (if MTime is not 0).
+type SetAttr struct {
+	Path    string
+	SetMode bool
+	Mode    uint32
+	MTime   int64
+}
+
+func (*SetAttr) Type() Type { return TypeSetAttr }
+
+func (m *SetAttr) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("path", m.Path, MaxPathLen); err != nil {
+		return b, err
+	}
+	b = appendString(b, m.Path)
+	b = appendBool(b, m.SetMode)
+	b = appendUint32(b, m.Mode)
+	return appendUint64(b, uint64(m.MTime)), nil
+}
+
+func (m *SetAttr) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = SetAttr{Path: d.string(MaxPathLen), SetMode: d.bool(), Mode: d.uint32(), MTime: d.int64()}
+	return d.finish()
+}
+
+// OK answers Mkdir and SetAttr: done, at Path (home-relative, "~/x").
+type OK struct{ Path string }
+
+func (*OK) Type() Type { return TypeOK }
+
+func (m *OK) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkText("path", m.Path, MaxPathLen); err != nil {
+		return b, err
+	}
+	return appendString(b, m.Path), nil
+}
+
+func (m *OK) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	m.Path = d.string(MaxPathLen)
 	return d.finish()
 }

@@ -39,6 +39,12 @@ var samples = []Message{
 	&Output{Stream: Stderr, Data: []byte("ls: missing: No such file\n")},
 	&Stdin{Data: []byte("notes\n")},
 	&Exit{Code: 2, Cwd: "~/newfolder"},
+	&List{Path: "~/newfolder", Offset: 2048},
+	&Listing{Entries: []Entry{{Name: "a.txt", Mode: ModeRegular | 0o644, Size: 12, MTime: 1}, {Name: "d", Mode: ModeDir | 0o755}}, More: true},
+	&Listing{},
+	&Mkdir{Path: "a/b/c", Mode: 0o755, Parents: true},
+	&SetAttr{Path: "a", SetMode: true, Mode: 0o700, MTime: 99},
+	&OK{Path: "~/a/b/c"},
 }
 
 func allTypes() []Type {
@@ -189,6 +195,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"bool 2", TypeUploadRequest, append(make([]byte, 4+4+8+4+8), 2), ErrInvalidBool},
 		{"output stream 3", TypeOutput, []byte{3, 'x'}, ErrInvalidStream},
 		{"17 env entries", TypeCommand, []byte{0, 0, 0, 0, 17}, ErrFieldTooLong},
+		{"listing over its limit", TypeListing, []byte{0, 0, 0x08, 0x01}, ErrFieldTooLong},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -213,8 +215,8 @@ func (s *Shell) lineArgs(name, rest string) ([]string, error) {
 }
 
 const help = `client commands:
-  upload|put [--resume] LOCAL [REMOTE]      store a local file in your home
-  download|get [--resume] REMOTE [LOCAL]    fetch a file from your home
+  upload|put [-r] [--resume] LOCAL [REMOTE]      store a local file (-r: a folder) in your home
+  download|get [-r] [--resume] REMOTE [LOCAL]    fetch a file (-r: a folder) from your home
   help                                      this text
   quit|exit                                 end the session
 anything else runs on the server, in your home: cd DIR, pwd, ls, mkdir, mv, rm -r, ...
@@ -238,8 +240,13 @@ func (s *Shell) run(ctx context.Context, name string, args []string) error {
 	return fmt.Errorf("%s: unknown client command; try help", name)
 }
 
-// transferArgs separates --resume from one or two paths.
-func transferArgs(cmd string, args []string) (resume bool, paths []string, err error) {
+// transferFlags are the options of upload and download.
+type transferFlags struct {
+	resume, recursive bool
+}
+
+// transferArgs separates --resume and -r from one or two paths.
+func transferArgs(cmd string, args []string) (f transferFlags, paths []string, err error) {
 	for i, a := range args {
 		if a == "--" {
 			paths = append(paths, args[i+1:]...)
@@ -247,22 +254,28 @@ func transferArgs(cmd string, args []string) (resume bool, paths []string, err e
 		}
 		switch a {
 		case "--resume", "-resume":
-			resume = true
+			f.resume = true
+		case "-r", "-R", "--recursive":
+			f.recursive = true
 		default:
 			if strings.HasPrefix(a, "-") && len(a) > 1 {
-				return false, nil, fmt.Errorf("%s: unknown option %s", cmd, a)
+				return f, nil, fmt.Errorf("%s: unknown option %s", cmd, a)
 			}
 			paths = append(paths, a)
 		}
 	}
 	if len(paths) < 1 || len(paths) > 2 {
-		return false, nil, fmt.Errorf("usage: %s [--resume] SOURCE [TARGET]", cmd)
+		return f, nil, fmt.Errorf("usage: %s [-r] [--resume] SOURCE [TARGET]", cmd)
 	}
-	return resume, paths, nil
+	return f, paths, nil
+}
+
+func (s *Shell) skipped(p, why string) {
+	fmt.Fprintf(s.Stderr, "cubby: skipped %s: %s\n", p, why)
 }
 
 func (s *Shell) upload(ctx context.Context, args []string) error {
-	resume, paths, err := transferArgs("upload", args)
+	flags, paths, err := transferArgs("upload", args)
 	if err != nil {
 		return err
 	}
@@ -270,7 +283,19 @@ func (s *Shell) upload(ctx context.Context, args []string) error {
 	if len(paths) == 2 {
 		remote = paths[1]
 	}
-	res, err := s.Client.Upload(ctx, paths[0], remote, client.TransferOptions{Resume: resume})
+	opt := client.TransferOptions{Resume: flags.resume}
+	if flags.recursive {
+		if remote == "" {
+			remote = filepath.Base(filepath.Clean(paths[0]))
+		}
+		tr, err := s.Client.UploadTree(ctx, paths[0], remote, opt, s.skipped)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.Stdout, "uploaded %s to %s: %d files, %d directories, %s, sha256 ok\n", paths[0], remote, tr.Files, tr.Dirs, formatBytes(tr.Bytes))
+		return nil
+	}
+	res, err := s.Client.Upload(ctx, paths[0], remote, opt)
 	if err != nil {
 		return err
 	}
@@ -279,7 +304,7 @@ func (s *Shell) upload(ctx context.Context, args []string) error {
 }
 
 func (s *Shell) download(ctx context.Context, args []string) error {
-	resume, paths, err := transferArgs("download", args)
+	flags, paths, err := transferArgs("download", args)
 	if err != nil {
 		return err
 	}
@@ -287,7 +312,19 @@ func (s *Shell) download(ctx context.Context, args []string) error {
 	if len(paths) == 2 {
 		local = paths[1]
 	}
-	res, err := s.Client.Download(ctx, paths[0], local, client.TransferOptions{Resume: resume})
+	opt := client.TransferOptions{Resume: flags.resume}
+	if flags.recursive {
+		if local == "" {
+			local = path.Base(strings.TrimRight(paths[0], "/"))
+		}
+		tr, err := s.Client.DownloadTree(ctx, paths[0], local, opt, s.skipped)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.Stdout, "downloaded %s to %s: %d files, %d directories, %s, sha256 ok\n", paths[0], local, tr.Files, tr.Dirs, formatBytes(tr.Bytes))
+		return nil
+	}
+	res, err := s.Client.Download(ctx, paths[0], local, opt)
 	if err != nil {
 		return err
 	}
