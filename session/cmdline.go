@@ -54,7 +54,7 @@ func splitLine(line string) ([]word, error) {
 func scanUnquoted(line string) []word {
 	var words []word
 	var cur word
-	inWord, atStart := false, true
+	inWord := false
 	var quote byte
 	escaped := false
 	var raw strings.Builder
@@ -64,7 +64,7 @@ func scanUnquoted(line string) []word {
 			cur.tilde = !cur.quoted && (r == "~" || strings.HasPrefix(r, "~/")) || cur.tilde
 			words = append(words, cur)
 		}
-		cur, inWord, atStart = word{}, false, true
+		cur, inWord = word{}, false
 		raw.Reset()
 	}
 	for i := 0; i < len(line); i++ {
@@ -94,7 +94,12 @@ func scanUnquoted(line string) []word {
 			quote, inWord, cur.quoted = c, true, true
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			flush()
-		case c == '#' && atStart && !inWord:
+		case c == '#' && !inWord:
+			// A comment runs to the end of the line, as in shlex.
+			if nl := strings.IndexByte(line[i:], '\n'); nl >= 0 {
+				i += nl - 1
+				continue
+			}
 			flush()
 			return words
 		default:
@@ -103,9 +108,6 @@ func scanUnquoted(line string) []word {
 				cur.glob = true
 			}
 			raw.WriteByte(c)
-		}
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-			atStart = false
 		}
 	}
 	flush()

@@ -1,0 +1,52 @@
+package session
+
+import (
+	"testing"
+
+	"github.com/google/shlex"
+)
+
+func TestScanUnquoted(t *testing.T) {
+	tests := []struct {
+		line  string
+		globs []bool
+		tilde []bool
+	}{
+		{`rm *.txt`, []bool{false, true}, []bool{false, false}},
+		{`rm '*.txt' "*.txt" \*.txt`, []bool{false, false, false, false}, []bool{false, false, false, false}},
+		{`ls ~ ~/x "~" \~ ~bob`, []bool{false, false, false, false, false, false}, []bool{false, true, true, false, false, false}},
+		{`echo a"*"b c*"d"`, []bool{false, false, true}, []bool{false, false, false}},
+		{`ls report-?.pdf [ab].txt`, []bool{false, true, true}, []bool{false, false, false}},
+	}
+	for _, tt := range tests {
+		words, err := splitLine(tt.line)
+		if err != nil {
+			t.Fatalf("splitLine(%q): %v", tt.line, err)
+		}
+		if len(words) != len(tt.globs) {
+			t.Fatalf("splitLine(%q) = %d words; want %d", tt.line, len(words), len(tt.globs))
+		}
+		for i, w := range words {
+			if w.glob != tt.globs[i] || w.tilde != tt.tilde[i] {
+				t.Errorf("splitLine(%q) word %d %q: glob %v tilde %v; want %v %v", tt.line, i, w.text, w.glob, w.tilde, tt.globs[i], tt.tilde[i])
+			}
+		}
+	}
+}
+
+// FuzzSplitLine checks that the quoting scanner agrees with shlex on the
+// words of any line, so glob decisions always line up with argv.
+func FuzzSplitLine(f *testing.F) {
+	for _, s := range []string{`rm *.txt`, `mv "a b" 'c d' e\ f`, `echo "x\"y" '*' ~/a`, `a#b #c`, "x\ty\nz", `"\\"`, `'unterminated`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		argv, err := shlex.Split(line)
+		if err != nil {
+			return
+		}
+		if marks := scanUnquoted(line); len(marks) != len(argv) {
+			t.Fatalf("scanner found %d words in %q; shlex %d: %q", len(marks), line, len(argv), argv)
+		}
+	})
+}
