@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -206,14 +205,12 @@ func (s *session) replyError(err error, subject string) error {
 	} else {
 		s.log.Info("request refused", "subject", subject, "err", err)
 	}
-	s.conn.nc.SetWriteDeadline(s.conn.srv.now().Add(orDefault(s.conn.srv.TransferTimeout, DefaultTransferTimeout)))
+	s.refreshWriteDeadline()
 	return s.wc.WriteMessage(we)
 }
 
-// deadlineWriter refreshes the write deadline before each write, so a
+// refreshWriteDeadline extends the write deadline before each write, so a
 // client that stops reading is dropped after TransferTimeout.
 func (s *session) refreshWriteDeadline() {
 	s.conn.nc.SetWriteDeadline(s.conn.srv.now().Add(orDefault(s.conn.srv.TransferTimeout, DefaultTransferTimeout)))
 }
-
-var _ = io.EOF

@@ -56,7 +56,7 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 	}
 	target, err := s.uploadTarget(req)
 	if err != nil {
-		return s.refuseUpload(err, subject)
+		return s.replyError(err, subject)
 	}
 	subject = display(target)
 	dirRel, base := path.Split(target)
@@ -65,23 +65,23 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 	}
 	dir, err := s.home.root.Open(dirRel)
 	if err != nil {
-		return s.refuseUpload(err, display(dirRel))
+		return s.replyError(err, display(dirRel))
 	}
 	defer dir.Close()
 	if fi, err := dir.Stat(); err != nil || !fi.IsDir() {
-		return s.refuseUpload(errorf(wire.KindNotDir, display(dirRel)+": not a directory"), subject)
+		return s.replyError(errorf(wire.KindNotDir, display(dirRel)+": not a directory"), subject)
 	}
 	if fi, err := s.home.root.Lstat(target); err == nil && fi.IsDir() {
-		return s.refuseUpload(errorf(wire.KindIsDir, subject+": is a directory"), subject)
+		return s.replyError(errorf(wire.KindIsDir, subject+": is a directory"), subject)
 	}
 	if req.Size > 1<<62 {
-		return s.refuseUpload(errorf(wire.KindInvalid, subject+": size too large"), subject)
+		return s.replyError(errorf(wire.KindInvalid, subject+": size too large"), subject)
 	}
 	size := int64(req.Size)
 
 	p, err := s.conn.srv.openPartial(s.home.user, target)
 	if err != nil {
-		return s.refuseUpload(err, subject)
+		return s.replyError(err, subject)
 	}
 	defer p.close()
 
@@ -94,10 +94,10 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 	}
 	h, err := p.prefixHash(offer)
 	if err != nil {
-		return s.refuseUpload(err, subject)
+		return s.replyError(err, subject)
 	}
 	if free, ok := freeBytes(p.f); ok && free < uint64(size-offer) {
-		return s.refuseUpload(errorf(wire.KindNoSpace, fmt.Sprintf("%s: no space left on the server: %d bytes needed, %d free", subject, size-offer, free)), subject)
+		return s.replyError(errorf(wire.KindNoSpace, fmt.Sprintf("%s: no space left on the server: %d bytes needed, %d free", subject, size-offer, free)), subject)
 	}
 	ready := &wire.UploadReady{Offset: uint64(offer)}
 	if offer > 0 {
@@ -189,11 +189,6 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 			return s.conn.unexpected(s.wc, m, "Data, UploadEnd or Cancel")
 		}
 	}
-}
-
-// refuseUpload answers an UploadRequest with an Error before any data.
-func (s *session) refuseUpload(err error, subject string) error {
-	return s.replyError(err, subject)
 }
 
 // readTransfer reads a frame within a transfer, allowing TransferTimeout.
