@@ -110,6 +110,11 @@ func (s *Server) init() error {
 		if s.TLSConfig == nil || s.Users == nil || s.DataDir == "" || len(s.FakeSaltKey) < 32 {
 			return errors.New("session: Server needs TLSConfig, Users, DataDir and a FakeSaltKey of at least 32 bytes")
 		}
+		abs, err := filepath.Abs(s.DataDir)
+		if err != nil {
+			return fmt.Errorf("session: data dir: %w", err)
+		}
+		s.DataDir = abs // the jail binds homes by absolute path
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}

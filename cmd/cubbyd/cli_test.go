@@ -66,7 +66,14 @@ var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startCubbyd runs cubbyd serve with args and waits until it listens.
 func startCubbyd(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startCubbydIn(t, "", args...)
+}
+
+// startCubbydIn is startCubbyd in working directory dir.
+func startCubbydIn(t *testing.T, dir string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "cubbyd"), append([]string{"serve"}, args...)...)
+	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +313,8 @@ func TestSeedTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(cfg, example, 0o600)
-	srv := startCubbyd(t, "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	// Relative paths, as in the README's first command.
+	srv := startCubbydIn(t, dir, "--config", "users.toml", "--listen", "127.0.0.1:0")
 	if !strings.Contains(srv.log.String(), "jail ready") {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("cubbyd could not build the jail, which CI requires:\n%s", srv.log)

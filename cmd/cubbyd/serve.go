@@ -42,11 +42,16 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", "", "data directory (host key, homes); default: cubby-data beside the users file")
 }
 
+// dataDir is absolute: the jail binds homes by absolute path.
 func (c *commonFlags) dataDir() string {
-	if c.data != "" {
-		return c.data
+	d := c.data
+	if d == "" {
+		d = filepath.Join(filepath.Dir(c.config), "cubby-data")
 	}
-	return filepath.Join(filepath.Dir(c.config), "cubby-data")
+	if abs, err := filepath.Abs(d); err == nil {
+		return abs
+	}
+	return d
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
