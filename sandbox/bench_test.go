@@ -37,6 +37,27 @@ func BenchmarkRunTrue(b *testing.B) {
 	reportMedian(b, d)
 }
 
+// BenchmarkRunTrueIdle is BenchmarkRunTrue with a pause between runs, as
+// between the commands of an interactive user: the pool is refilled before
+// each run, so it measures the request path alone.
+func BenchmarkRunTrueIdle(b *testing.B) {
+	j, l := newTestJail(b), newLayout(b)
+	spec := Spec{User: "alice", Home: l.alice, Argv: []string{"/bin/true"}}
+	ctx := context.Background()
+	var d []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		time.Sleep(20 * time.Millisecond)
+		b.StartTimer()
+		start := time.Now()
+		if code, err := j.Run(ctx, spec); code != 0 || err != nil {
+			b.Fatalf("Run = %d, %v", code, err)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportMedian(b, d)
+}
+
 // BenchmarkExecTrue is the baseline: a bare exec.Command("true").
 func BenchmarkExecTrue(b *testing.B) {
 	var d []time.Duration

@@ -15,37 +15,66 @@ import (
 	"time"
 )
 
-// cgroupV1 puts each jail into its own memory and pids cgroup of the v1
-// hierarchies, below the server's own cgroups. It needs root.
-//
-// cgroup v2 is not used: where this was written, the unified hierarchy has
-// no memory, pids or cpu controllers, so the code could not be tested.
-type cgroupV1 struct {
-	mem, pids string // per-Jail parent directories
-	seq       atomic.Uint64
-	mu        sync.Mutex     // guards closed and removing.Add
-	closed    bool           // removals are synchronous after close
-	removing  sync.WaitGroup // background removals of jail cgroups
+// cgroupSet gives each jail its own cgroup with memory and pids limits.
+// prepare runs before the jail's init is started; place runs once it
+// exists (the init waits for its request, so it cannot run anything before
+// it is placed).
+type cgroupSet interface {
+	prepare() (*cgroupJail, error)
+	place(cj *cgroupJail, pid int) error
+	removeLater(cj *cgroupJail)
+	close()
+	describe() string
 }
 
+// cgroupJail is the cgroup of one jail: two directories (memory and pids)
+// with v1, one with v2.
 type cgroupJail struct {
-	mem, pids string
+	v2    bool
+	swap  bool     // v2: memory.swap.max exists
+	dirs  []string // v1: memory, pids
+	fd    *os.File // v2: the directory, for CLONE_INTO_CGROUP; nil once used or when not used
+	rmdir func(string) error
 }
 
-// removeLater removes cj in the background, off the request path.
-func (c *cgroupV1) removeLater(cj *cgroupJail) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+// reaper removes jail cgroups in the background, off the request path.
+type reaper struct {
+	mu       sync.Mutex     // guards closed and removing.Add
+	closed   bool           // removals are synchronous after close
+	removing sync.WaitGroup // background removals of jail cgroups
+}
+
+func (r *reaper) removeLater(cj *cgroupJail) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
 		cj.remove()
 		return
 	}
-	c.removing.Add(1)
+	r.removing.Add(1)
 	go func() {
-		defer c.removing.Done()
+		defer r.removing.Done()
 		cj.remove()
 	}()
 }
+
+// stop waits for the background removals; later ones run synchronously.
+func (r *reaper) stop() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.removing.Wait()
+}
+
+// cgroupV1 puts each jail into its own memory and pids cgroup of the v1
+// hierarchies, below the server's own cgroups. It needs root.
+type cgroupV1 struct {
+	reaper
+	mem, pids string // per-Jail parent directories
+	seq       atomic.Uint64
+}
+
+func (c *cgroupV1) describe() string { return "memory+pids by cgroup v1" }
 
 // newCgroupV1 returns nil when v1 memory and pids controllers are not
 // usable.
@@ -71,8 +100,8 @@ func newCgroupV1() *cgroupV1 {
 		return nil
 	}
 	// Probe that limits can be set in a child.
-	cj := &cgroupJail{mem: filepath.Join(c.mem, "probe"), pids: filepath.Join(c.pids, "probe")}
-	err := errors.Join(os.Mkdir(cj.mem, 0o755), os.Mkdir(cj.pids, 0o755))
+	cj := &cgroupJail{dirs: []string{filepath.Join(c.mem, "probe"), filepath.Join(c.pids, "probe")}, rmdir: os.Remove}
+	err := errors.Join(os.Mkdir(cj.dirs[0], 0o755), os.Mkdir(cj.dirs[1], 0o755))
 	if err == nil {
 		err = cj.setLimits(64<<20, 16)
 	}
@@ -147,30 +176,37 @@ func ownCgroups() map[string]string {
 	return m
 }
 
-// create makes the jail's cgroups and moves pid into them.
-func (c *cgroupV1) create(pid int) (*cgroupJail, error) {
+// prepare makes the jail's cgroups.
+func (c *cgroupV1) prepare() (*cgroupJail, error) {
 	name := "jail-" + strconv.FormatUint(c.seq.Add(1), 10)
-	cj := &cgroupJail{mem: filepath.Join(c.mem, name), pids: filepath.Join(c.pids, name)}
-	err := errors.Join(os.Mkdir(cj.mem, 0o755), os.Mkdir(cj.pids, 0o755))
-	if err == nil {
-		p := []byte(strconv.Itoa(pid))
-		err = errors.Join(os.WriteFile(filepath.Join(cj.mem, "cgroup.procs"), p, 0), os.WriteFile(filepath.Join(cj.pids, "cgroup.procs"), p, 0))
-	}
-	if err != nil {
+	cj := &cgroupJail{dirs: []string{filepath.Join(c.mem, name), filepath.Join(c.pids, name)}, rmdir: os.Remove}
+	if err := errors.Join(os.Mkdir(cj.dirs[0], 0o755), os.Mkdir(cj.dirs[1], 0o755)); err != nil {
 		cj.remove()
 		return nil, fmt.Errorf("sandbox: cgroup: %w", err)
 	}
 	return cj, nil
 }
 
+// place moves pid into the jail's cgroups.
+func (c *cgroupV1) place(cj *cgroupJail, pid int) error {
+	p := []byte(strconv.Itoa(pid))
+	if err := errors.Join(os.WriteFile(filepath.Join(cj.dirs[0], "cgroup.procs"), p, 0), os.WriteFile(filepath.Join(cj.dirs[1], "cgroup.procs"), p, 0)); err != nil {
+		return fmt.Errorf("sandbox: cgroup: %w", err)
+	}
+	return nil
+}
+
 func (cj *cgroupJail) setLimits(memory, pids int64) error {
+	if cj.v2 {
+		return cj.setLimitsV2(memory, pids)
+	}
 	mem := []byte(strconv.FormatInt(memory, 10))
 	err := errors.Join(
-		os.WriteFile(filepath.Join(cj.mem, "memory.limit_in_bytes"), mem, 0),
-		os.WriteFile(filepath.Join(cj.pids, "pids.max"), []byte(strconv.FormatInt(pids, 10)), 0),
+		os.WriteFile(filepath.Join(cj.dirs[0], "memory.limit_in_bytes"), mem, 0),
+		os.WriteFile(filepath.Join(cj.dirs[1], "pids.max"), []byte(strconv.FormatInt(pids, 10)), 0),
 	)
 	// Swap accounting may be off; when it is on, cap memory+swap too.
-	if sw := filepath.Join(cj.mem, "memory.memsw.limit_in_bytes"); err == nil {
+	if sw := filepath.Join(cj.dirs[0], "memory.memsw.limit_in_bytes"); err == nil {
 		if _, serr := os.Stat(sw); serr == nil {
 			err = os.WriteFile(sw, mem, 0)
 		}
@@ -184,9 +220,12 @@ func (cj *cgroupJail) setLimits(memory, pids int64) error {
 // remove deletes the jail's cgroups. They are empty once the PID namespace
 // is gone, but the kernel may report EBUSY for a moment.
 func (cj *cgroupJail) remove() {
-	for _, d := range []string{cj.mem, cj.pids} {
+	if cj.fd != nil {
+		cj.fd.Close()
+	}
+	for _, d := range cj.dirs {
 		for i := 0; i < 50; i++ {
-			err := os.Remove(d)
+			err := cj.rmdir(d)
 			if err == nil || errors.Is(err, os.ErrNotExist) {
 				break
 			}
@@ -198,9 +237,6 @@ func (cj *cgroupJail) remove() {
 // close removes the Jail's parent cgroups. Those of runs still in progress
 // stay until a later New removes them as stale.
 func (c *cgroupV1) close() {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.removing.Wait()
-	(&cgroupJail{mem: c.mem, pids: c.pids}).remove()
+	c.stop()
+	(&cgroupJail{dirs: []string{c.mem, c.pids}, rmdir: os.Remove}).remove()
 }

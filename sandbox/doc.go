@@ -24,9 +24,14 @@
 // The program runs as uid and gid 1000, mapped to a single unprivileged host
 // id ([Config.HostUID]), with no capabilities in any set, no_new_privs, a
 // Landlock domain (when the kernel has Landlock) that allows writes only to
-// the home, /tmp and /dev, a seccomp filter, and rlimits. When the server
-// runs as root and cgroup v1 memory and pids controllers are available, each
-// jail also gets its own memory and pids cgroup.
+// the home, /tmp and /dev, a seccomp filter, and rlimits. Each jail also gets
+// its own cgroup with memory.max (swap 0) and pids.max when cgroup v2 offers
+// the memory and pids controllers in a subtree the server may manage (the
+// root cgroup as root, or a delegated systemd unit: the server then moves
+// itself into a "cubby-server" leaf); the init is created in it with clone3
+// CLONE_INTO_CGROUP. Otherwise a root server uses cgroup v1 memory and pids
+// hierarchies, and failing both only the rlimits apply. [Jail.Features]
+// says which.
 //
 // The jail fails closed: if it cannot be built, [Jail.Run] returns an error
 // and never runs the program any other way. [New] builds one jail running a

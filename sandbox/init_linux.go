@@ -103,6 +103,9 @@ func runInit() {
 	check(unix.Mount("tmpfs", "/tmp/newroot", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,nr_inodes=1024,mode=0755"), "mount root tmpfs")
 	check(unix.PivotRoot("/tmp", "/tmp/oldroot"), "pivot_root to staging")
 	check(unix.Chdir("/"), "chdir")
+	// Already private (above), but the host tree must never propagate
+	// the detach below.
+	check(unix.Mount("", "/oldroot", "", unix.MS_REC|unix.MS_PRIVATE, ""), "make old root private")
 	const nr = "/newroot"
 	for _, d := range []string{"etc", "dev", "proc", "tmp", "home"} {
 		check(os.Mkdir(nr+"/"+d, 0o755), "mkdir /%s", d)
@@ -130,6 +133,11 @@ func runInit() {
 	buildDev(nr)
 	buildProc(nr)
 	buildEtc(nr)
+	// /tmp with the default size; a request with another size remounts it.
+	check(unix.Mount("tmpfs", nr+"/tmp", "tmpfs", tmpFlags, tmpOptions(DefaultLimits().TmpSize)), "mount /tmp")
+	// Build encoding/json's decoder for initSpec now, off the request path.
+	var warm initSpec
+	check(json.Unmarshal([]byte(warmSpec), &warm), "decode sample request")
 
 	// Tell the pool this init is ready, then wait for the request.
 	unix.Write(initCtlFD, []byte{initReady})
@@ -145,16 +153,16 @@ func runInit() {
 	group := fmt.Sprintf("root:x:0:\n%s:x:%d:\nnogroup:x:65534:\n", spec.User, jailGID)
 	check(os.WriteFile(nr+"/etc/passwd", []byte(passwd), 0o644), "write /etc/passwd")
 	check(os.WriteFile(nr+"/etc/group", []byte(group), 0o644), "write /etc/group")
-	inodes := max(spec.TmpSize/4096, 64)
-	check(unix.Mount("tmpfs", nr+"/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
-		fmt.Sprintf("size=%d,nr_inodes=%d,mode=1777", spec.TmpSize, inodes)), "mount /tmp")
+	if spec.TmpSize != DefaultLimits().TmpSize {
+		check(unix.Mount("tmpfs", nr+"/tmp", "tmpfs", unix.MS_REMOUNT|tmpFlags, tmpOptions(spec.TmpSize)), "resize /tmp")
+	}
 
-	// Drop the host tree, then make newroot the root.
-	check(unix.Mount("", "/oldroot", "", unix.MS_REC|unix.MS_PRIVATE, ""), "make old root private")
-	check(unix.Unmount("/oldroot", unix.MNT_DETACH), "detach old root")
+	// Make newroot the root. The staging root ends up stacked on top of
+	// it; detaching it detaches the host tree below it too (/oldroot, all
+	// private), with one unmount: each waits for an RCU grace period.
 	check(unix.Chdir(nr), "chdir")
 	check(unix.PivotRoot(".", "."), "pivot_root")
-	check(unix.Unmount(".", unix.MNT_DETACH), "detach staging root")
+	check(unix.Unmount(".", unix.MNT_DETACH), "detach staging root and host tree")
 	check(unix.Chdir("/"), "chdir /")
 	check(setattr("/", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, false), "make / read-only")
 	check(unix.Sethostname([]byte("cubby")), "sethostname")
@@ -187,6 +195,17 @@ func runInit() {
 		check(applySeccomp(), "seccomp")
 	}
 	execProgram(path, spec, statusFD, stderrFD)
+}
+
+// warmSpec is a sample request decoded while the init waits in the pool.
+const warmSpec = `{"User":"u","Home":"/h","Dir":".","Argv":["a"],"Env":["A=b"],"TmpSize":1,"Rlimits":[{"Resource":1,"Cur":1,"Max":1}],"Landlock":1,"Seccomp":true}`
+
+// tmpFlags are the mount flags of the jail's /tmp.
+const tmpFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+
+// tmpOptions returns the tmpfs options of a /tmp of size bytes.
+func tmpOptions(size int64) string {
+	return fmt.Sprintf("size=%d,nr_inodes=%d,mode=1777", size, max(size/4096, 64))
 }
 
 // setattr sets mount attributes with mount_setattr, which only adds flags
@@ -300,7 +319,7 @@ func receiveSpec() (*initSpec, [3]int) {
 	}
 	var spec initSpec
 	check(json.Unmarshal(buf[:n], &spec), "decode request")
-	if len(spec.Argv) == 0 || !userRE.MatchString(spec.User) {
+	if len(spec.Argv) == 0 || !validUser(spec.User) {
 		initFail("bad request")
 	}
 	unix.Close(initCtlFD)

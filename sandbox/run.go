@@ -27,7 +27,7 @@ type proc struct {
 	status *os.File // read end of the status pipe (the init's fd 2)
 	done   chan struct{}
 	cg     *cgroupJail
-	cgv1   *cgroupV1
+	cgs    cgroupSet
 	once   sync.Once
 }
 
@@ -44,7 +44,7 @@ func (p *proc) discard() {
 		p.ctl.Close()
 		p.status.Close()
 		if p.cg != nil {
-			p.cgv1.removeLater(p.cg)
+			p.cgs.removeLater(p.cg)
 		}
 	})
 }
@@ -86,13 +86,31 @@ func (j *Jail) spawn() (*proc, error) {
 	}
 	defer sw.Close()
 
-	cmd := exec.Command("/proc/self/exe", InitArg)
-	cmd.Env = []string{} // never nil: nil inherits the server's environment
-	cmd.Dir = "/"
-	cmd.Stderr = sw
-	cmd.ExtraFiles = []*os.File{childCtl} // fd 3
-	cmd.SysProcAttr = j.sysProcAttr()
-	p := &proc{cmd: cmd, ctl: ctl, status: sr, done: make(chan struct{})}
+	var cg *cgroupJail
+	if j.cgroup != nil {
+		if cg, err = j.cgroup.prepare(); err != nil {
+			ctl.Close()
+			sr.Close()
+			return nil, err
+		}
+	}
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command("/proc/self/exe", InitArg)
+		// Never nil: nil inherits the server's environment. The init is
+		// single-threaded work; skip the runtime's cgroup CPU probing.
+		cmd.Env = []string{"GOMAXPROCS=1", "GODEBUG=cgroupgomaxprocs=0,updatemaxprocs=0"}
+		cmd.Dir = "/"
+		cmd.Stderr = sw
+		cmd.ExtraFiles = []*os.File{childCtl} // fd 3
+		cmd.SysProcAttr = j.sysProcAttr()
+		if cg != nil && cg.fd != nil {
+			// clone3 CLONE_INTO_CGROUP: the init starts in its cgroup.
+			cmd.SysProcAttr.UseCgroupFD = true
+			cmd.SysProcAttr.CgroupFD = int(cg.fd.Fd())
+		}
+		return cmd
+	}
+	p := &proc{cmd: newCmd(), ctl: ctl, status: sr, done: make(chan struct{}), cg: cg, cgs: j.cgroup}
 
 	started := make(chan error, 1)
 	go func() {
@@ -100,32 +118,54 @@ func (j *Jail) spawn() (*proc, error) {
 		// keep it alive and locked until the jail is gone.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
+		err := p.cmd.Start()
+		if err != nil && p.cmd.SysProcAttr.UseCgroupFD && retryWithoutCgroupFD(err) {
+			// The kernel may lack clone3 or CLONE_INTO_CGROUP: move the
+			// init with cgroup.procs instead, from now on.
+			if v2, ok := j.cgroup.(*cgroupV2); ok {
+				p.cmd = newCmd()
+				p.cmd.SysProcAttr.UseCgroupFD = false
+				if err2 := p.cmd.Start(); err2 == nil {
+					v2.noCgroupFD(cg)
+					err = nil
+				}
+			}
+		}
+		if err != nil {
 			started <- err
 			return
 		}
 		started <- nil
-		cmd.Wait()
+		p.cmd.Wait()
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
 		ctl.Close()
 		sr.Close()
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, startError(err)
 	}
 	if j.testHookPID != nil {
-		j.testHookPID(cmd.Process.Pid)
+		j.testHookPID(p.cmd.Process.Pid)
 	}
-	if j.cgroup != nil {
+	if cg != nil {
 		// The init blocks on the control socket until Run sends the
 		// request, so it is placed before it can run anything.
-		p.cgv1 = j.cgroup
-		if p.cg, err = j.cgroup.create(cmd.Process.Pid); err != nil {
+		if err := j.cgroup.place(cg, p.cmd.Process.Pid); err != nil {
 			p.discard()
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// retryWithoutCgroupFD reports whether a failed clone3 with
+// CLONE_INTO_CGROUP may work as a clone without it.
+func retryWithoutCgroupFD(err error) bool {
+	var errno syscall.Errno
+	return errors.As(err, &errno) && (errno == syscall.ENOSYS || errno == syscall.E2BIG || errno == syscall.EINVAL)
 }
 
 // startError explains a failed clone of the init.

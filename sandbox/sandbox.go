@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -139,7 +138,8 @@ type Jail struct {
 	setgroups   bool // drop supplementary groups with setgroups (root with groups)
 	landlock    int  // Landlock ABI, 0 when unavailable
 	seccomp     bool
-	cgroup      *cgroupV1 // nil when cgroups are not used
+	cgroup      cgroupSet // nil when cgroups are not used
+	cgroupWhy   string    // why cgroup v2 (and v1) are not used, for Features
 	devNull     *os.File
 	features    string
 	pool        chan *proc
@@ -155,7 +155,23 @@ type Jail struct {
 // the Go runtime start of the init is off the request path.
 const poolSize = 2
 
-var userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+// validUser reports whether name matches ^[a-z_][a-z0-9_-]{0,31}$. It is
+// not a regexp so that the jail's init, which runs every package's
+// initialisation, does not compile one.
+func validUser(name string) bool {
+	if len(name) == 0 || len(name) > 32 {
+		return false
+	}
+	for i, c := range []byte(name) {
+		switch {
+		case c >= 'a' && c <= 'z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // New checks that the kernel can build jails by building one that runs a
 // self-check, and returns a Jail ready to run commands. Its error is one
@@ -187,9 +203,7 @@ func newJail(cfg Config, hookPID func(pid int)) (*Jail, error) {
 	}
 	j.landlock = landlockABI()
 	j.seccomp = seccompAvailable()
-	if j.root {
-		j.cgroup = newCgroupV1()
-	}
+	j.cgroup, j.cgroupWhy = chooseCgroups(j.root)
 	var err error
 	if j.devNull, err = os.Open(os.DevNull); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
@@ -206,6 +220,28 @@ func newJail(cfg Config, hookPID func(pid int)) (*Jail, error) {
 	go j.refiller()
 	j.kick()
 	return j, nil
+}
+
+// chooseCgroups returns cgroup v2 when this process can manage a subtree
+// with the memory and pids controllers, else cgroup v1 as root, else nil;
+// and why the better ones are not usable.
+func chooseCgroups(root bool) (cgroupSet, string) {
+	var why []string
+	mount, own, err := cgroupV2Mount()
+	if err == nil {
+		var c *cgroupV2
+		if c, err = newCgroupV2(mount, own, os.Getpid()); err == nil {
+			return c, ""
+		}
+	}
+	why = append(why, "v2: "+err.Error())
+	if !root {
+		return nil, strings.Join(append(why, "v1: needs root"), "; ")
+	}
+	if c := newCgroupV1(); c != nil {
+		return c, strings.Join(why, "; ")
+	}
+	return nil, strings.Join(append(why, "v1: no usable memory and pids hierarchies"), "; ")
 }
 
 // checkKernel reports kernel settings that certainly prevent user
@@ -242,10 +278,13 @@ func (j *Jail) describe() string {
 	} else {
 		fmt.Fprintf(&b, "; mode unprivileged userns (jail uid 1000 = host %d:%d, shared with the server)", j.cfg.HostUID, j.cfg.HostGID)
 	}
-	if j.cgroup != nil {
-		b.WriteString("; limits: memory+pids by cgroup v1, also rlimits AS,NPROC,CPU,FSIZE,NOFILE,CORE")
-	} else {
-		b.WriteString("; limits: rlimits AS,NPROC,CPU,FSIZE,NOFILE,CORE (no usable cgroup)")
+	switch {
+	case j.cgroup != nil && j.cgroupWhy == "":
+		fmt.Fprintf(&b, "; limits: %s, also rlimits AS,NPROC,CPU,FSIZE,NOFILE,CORE", j.cgroup.describe())
+	case j.cgroup != nil:
+		fmt.Fprintf(&b, "; limits: %s (not %s), also rlimits AS,NPROC,CPU,FSIZE,NOFILE,CORE", j.cgroup.describe(), j.cgroupWhy)
+	default:
+		fmt.Fprintf(&b, "; limits: rlimits AS,NPROC,CPU,FSIZE,NOFILE,CORE only (no usable cgroup: %s)", j.cgroupWhy)
 	}
 	if j.landlock > 0 {
 		fmt.Fprintf(&b, "; landlock ABI %d", j.landlock)
@@ -297,7 +336,7 @@ func (j *Jail) Close() error {
 
 // validate checks spec and returns the cleaned host home path.
 func (j *Jail) validate(spec *Spec) (home string, err error) {
-	if !userRE.MatchString(spec.User) {
+	if !validUser(spec.User) {
 		return "", fmt.Errorf("sandbox: invalid user name %q", spec.User)
 	}
 	if !filepath.IsAbs(spec.Home) || filepath.Clean(spec.Home) != spec.Home {

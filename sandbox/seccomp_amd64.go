@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -46,55 +47,155 @@ const (
 // seccompFilter builds the BPF program. It pins the architecture (i386 and
 // x32 calls would otherwise bypass a deny-list) and compares only the low 32
 // bits of 32-bit arguments such as the ioctl command, as the kernel does.
+//
+// The system call number is looked up with a binary search, not a linear
+// list: every system call of the jail runs the filter, and installing it
+// runs it once per system call number to build the kernel's allow cache.
 func seccompFilter() []unix.SockFilter {
-	ld := func(off uint32) unix.SockFilter {
-		return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off}
-	}
-	jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
-		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k, Jt: jt, Jf: jf}
-	}
-	ret := func(k uint32) unix.SockFilter { return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k} }
-	eperm := ret(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
-	enosys := ret(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
-	allow := ret(unix.SECCOMP_RET_ALLOW)
-
-	f := []unix.SockFilter{
-		ld(offArch),
-		jeq(auditArchX8664, 1, 0),
-		ret(unix.SECCOMP_RET_KILL_PROCESS),
-		ld(offNr),
-		{Code: unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, K: x32SyscallBit, Jt: 0, Jf: 1},
-		enosys,
+	var a bpfAsm
+	const (
+		lEPERM = iota + 1
+		lENOSYS
+		lAllow
+		lIoctl
+		lClone
+		lSocket
+		lFirstFree
+	)
+	a.next = lFirstFree
+	action := map[uint32]int{
+		unix.SYS_CLONE3: lENOSYS, // flags in memory BPF cannot read: make libc fall back to clone
+		unix.SYS_IOCTL:  lIoctl,
+		unix.SYS_CLONE:  lClone,
+		unix.SYS_SOCKET: lSocket,
 	}
 	for _, nr := range deniedSyscalls {
-		f = append(f, jeq(nr, 0, 1), eperm)
+		action[nr] = lEPERM
 	}
-	// clone3 passes its flags in memory BPF cannot read: make libc fall
-	// back to clone, whose flags are checked below.
-	f = append(f, jeq(unix.SYS_CLONE3, 0, 1), enosys)
-	f = append(f,
-		jeq(unix.SYS_IOCTL, 0, 5),
-		ld(offArg1),
-		jeq(unix.TIOCSTI, 1, 0),
-		jeq(unix.TIOCLINUX, 0, 1),
-		eperm,
-		allow,
-	)
-	f = append(f,
-		jeq(unix.SYS_CLONE, 0, 4),
-		ld(offArg0),
-		unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, K: cloneNSFlags, Jt: 0, Jf: 1},
-		eperm,
-		allow,
-	)
-	f = append(f,
-		jeq(unix.SYS_SOCKET, 0, 4),
-		ld(offArg0),
-		jeq(unix.AF_NETLINK, 0, 1),
-		eperm,
-		allow,
-	)
-	return append(f, allow)
+	nrs := make([]uint32, 0, len(action))
+	for nr := range action {
+		nrs = append(nrs, nr)
+	}
+	slices.Sort(nrs)
+
+	a.ld(offArch)
+	a.jeq(auditArchX8664, skipOne, 0)
+	a.ret(unix.SECCOMP_RET_KILL_PROCESS)
+	a.ld(offNr)
+	a.jge(x32SyscallBit, lENOSYS, 0)
+	a.tree(nrs, action, lAllow)
+
+	a.label(lIoctl)
+	a.ld(offArg1)
+	a.jeq(unix.TIOCSTI, lEPERM, 0)
+	a.jeq(unix.TIOCLINUX, lEPERM, lAllow)
+	a.label(lClone)
+	a.ld(offArg0)
+	a.jset(cloneNSFlags, lEPERM, lAllow)
+	a.label(lSocket)
+	a.ld(offArg0)
+	a.jeq(unix.AF_NETLINK, lEPERM, lAllow)
+	a.label(lEPERM)
+	a.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	a.label(lENOSYS)
+	a.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	a.label(lAllow)
+	a.ret(unix.SECCOMP_RET_ALLOW)
+	return a.assemble()
+}
+
+// bpfAsm assembles a classic BPF program with forward jumps to labels.
+type bpfAsm struct {
+	prog   []bpfInsn
+	labels map[int]int // label → instruction index
+	next   int         // next free label
+}
+
+// Jump targets that are not labels.
+const (
+	fallThrough = 0  // the next instruction
+	skipOne     = -1 // the one after it
+)
+
+// bpfInsn is an instruction whose jump targets are labels (or fallThrough
+// and skipOne); k is the target label of a BPF_JA.
+type bpfInsn struct {
+	code   uint16
+	k      uint32
+	jt, jf int
+}
+
+func (a *bpfAsm) ld(off uint32) {
+	a.prog = append(a.prog, bpfInsn{code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, k: off})
+}
+func (a *bpfAsm) ret(k uint32) {
+	a.prog = append(a.prog, bpfInsn{code: unix.BPF_RET | unix.BPF_K, k: k})
+}
+func (a *bpfAsm) jmp(op uint16, k uint32, jt, jf int) {
+	a.prog = append(a.prog, bpfInsn{code: unix.BPF_JMP | op | unix.BPF_K, k: k, jt: jt, jf: jf})
+}
+func (a *bpfAsm) jeq(k uint32, jt, jf int)  { a.jmp(unix.BPF_JEQ, k, jt, jf) }
+func (a *bpfAsm) jge(k uint32, jt, jf int)  { a.jmp(unix.BPF_JGE, k, jt, jf) }
+func (a *bpfAsm) jset(k uint32, jt, jf int) { a.jmp(unix.BPF_JSET, k, jt, jf) }
+
+func (a *bpfAsm) label(l int) {
+	if a.labels == nil {
+		a.labels = map[int]int{}
+	}
+	a.labels[l] = len(a.prog)
+}
+
+// tree emits a binary search for the accumulator among the sorted nrs,
+// jumping to action[nr] on a match and to miss otherwise.
+func (a *bpfAsm) tree(nrs []uint32, action map[uint32]int, miss int) {
+	if len(nrs) <= 4 {
+		for _, nr := range nrs {
+			a.jeq(nr, action[nr], 0)
+		}
+		a.prog = append(a.prog, bpfInsn{code: unix.BPF_JMP | unix.BPF_JA, k: uint32(miss)})
+		return
+	}
+	mid := len(nrs) / 2
+	upper := a.next
+	a.next++
+	a.jge(nrs[mid], upper, 0)
+	a.tree(nrs[:mid], action, miss)
+	a.label(upper)
+	a.tree(nrs[mid:], action, miss)
+}
+
+// assemble resolves the labels. It panics on a backward or too long jump,
+// which only a change of this file can cause.
+func (a *bpfAsm) assemble() []unix.SockFilter {
+	out := make([]unix.SockFilter, len(a.prog))
+	off := func(i, target int) int {
+		switch target {
+		case fallThrough:
+			return 0
+		case skipOne:
+			return 1
+		}
+		pos, ok := a.labels[target]
+		if !ok || pos <= i {
+			panic("seccomp: bad jump target")
+		}
+		return pos - i - 1
+	}
+	for i, in := range a.prog {
+		f := unix.SockFilter{Code: in.code, K: in.k}
+		switch {
+		case in.code == unix.BPF_JMP|unix.BPF_JA:
+			f.K = uint32(off(i, int(in.k)))
+		case in.code&0x07 == unix.BPF_JMP:
+			jt, jf := off(i, in.jt), off(i, in.jf)
+			if jt > 255 || jf > 255 {
+				panic("seccomp: jump too long")
+			}
+			f.Jt, f.Jf = uint8(jt), uint8(jf)
+		}
+		out[i] = f
+	}
+	return out
 }
 
 // applySeccomp installs the filter on the calling thread, which then execs
