@@ -25,10 +25,15 @@ import (
 const exitConnect = 255
 
 const usage = `usage: cubby [options] [USER@]HOST[:PORT] [COMMAND [ARGS...]]
+       cubby [options] -b FILE [USER@]HOST[:PORT]
 
-commands: upload LOCAL [REMOTE], download REMOTE [LOCAL] (add --resume to continue
-an interrupted transfer); without a command, cubby reads commands from a prompt.
+commands: upload LOCAL... [REMOTE], download REMOTE... [LOCAL] (-r for folders,
+--resume to continue an interrupted transfer), lcd, lpwd, lls, help; anything
+else runs on the server. Without a command, cubby reads commands from a prompt
+(line editing, history, Tab completion), or line by line from a pipe.
 The password comes from a prompt, --password-stdin, or $CUBBY_PASSWORD.
+Exit status: the remote command's, 1 when a client command fails, 255 when
+cubby cannot connect or log in.
 
 options:`
 
@@ -44,6 +49,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	acceptNew := fs.Bool("accept-new-host", false, "pin an unknown server key without asking (a changed key is still refused)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	timeout := fs.Duration("timeout", 0, "wall-clock limit for each remote command, up to the server's cap for you (default: the server's)")
+	batch := fs.String("b", "", "run the commands in `FILE` (- for stdin) like sftp -b: echo each, stop at the first that fails unless its line starts with -")
+	quiet := fs.Bool("q", false, "no progress bars")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -52,6 +59,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if fs.NArg() < 1 {
 		fs.Usage()
+		return 2
+	}
+	if *batch != "" && fs.NArg() > 1 {
+		fmt.Fprintln(stderr, "cubby: -b runs the commands of a file; give no command after the host")
 		return 2
 	}
 	userName, addr, err := parseTarget(fs.Arg(0), *port)
@@ -74,6 +85,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	in := bufio.NewReader(stdin)
 	tty := terminal(stdin)
+	var batchFile io.Reader
+	switch *batch {
+	case "":
+	case "-":
+		batchFile = in
+	default:
+		f, err := os.Open(*batch)
+		if err != nil {
+			fmt.Fprintln(stderr, "cubby: batch file:", err)
+			return 1
+		}
+		defer f.Close()
+		batchFile = f
+	}
 	cfg := client.Config{
 		User:           userName,
 		KnownHosts:     &knownhosts.Store{Path: khPath},
@@ -103,11 +128,49 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer c.Close()
 	sh := shell.New(c, hostOnly(addr), stdout, stderr)
 	sh.Interrupt = interrupt
-	if fs.NArg() > 1 {
+	out := terminal(stdout)
+	if out != nil && !*quiet {
+		restore := enableVT(out)
+		defer restore()
+		sh.Progress = true
+		sh.Width = func() int {
+			w, _, err := term.GetSize(int(out.Fd()))
+			if err != nil {
+				return 80
+			}
+			return w
+		}
+	}
+	switch {
+	case batchFile != nil:
+		return sh.Batch(ctx, batchFile)
+	case fs.NArg() > 1:
 		sh.Stdin = in
 		return sh.Exec(ctx, fs.Args()[1:])
+	case tty != nil && out != nil && in.Buffered() == 0:
+		return sh.Interactive(ctx, tty, out, openHistory(stderr))
 	}
 	return sh.Loop(ctx, in, tty != nil)
+}
+
+// openHistory opens the prompt's history in the user's config dir; a
+// history that cannot be read is kept in memory for this run only.
+func openHistory(stderr io.Writer) *shell.History {
+	warn := func(err error) {
+		// It is told right after a line is read, in raw mode: \r too.
+		fmt.Fprintf(stderr, "cubby: history not saved: %s\r\n", shell.UserMessage(err))
+	}
+	p, err := shell.DefaultHistoryPath()
+	if err != nil {
+		h, _ := shell.OpenHistory("", 0)
+		return h
+	}
+	h, err := shell.OpenHistory(p, shell.DefaultHistoryLines)
+	if err != nil {
+		warn(err)
+	}
+	h.Warn = warn
+	return h
 }
 
 // parseTarget splits [USER@]HOST[:PORT]; HOST may be an IPv6 address,
@@ -153,9 +216,9 @@ func localUser() (string, error) {
 	return strings.ToLower(name), nil
 }
 
-// terminal returns stdin as a terminal file, or nil if it is not one.
-func terminal(stdin io.Reader) *os.File {
-	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+// terminal returns r or w as a terminal file, or nil if it is not one.
+func terminal(rw any) *os.File {
+	if f, ok := rw.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return f
 	}
 	return nil

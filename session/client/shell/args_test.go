@@ -98,3 +98,37 @@ func TestQuoteArgsRoundTrip(t *testing.T) {
 		t.Errorf("globs were quoted: %q", got)
 	}
 }
+
+// TestUploadLineArgs checks the whole reading of typed upload lines,
+// options first, with the seed's Windows path on every OS.
+func TestUploadLineArgs(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	const seed = `C:\Users\Admin\Desktop\MY STUFFS\CSC 574\CSC 574 Programming_Assignment_1.pdf`
+	// On this OS the seed's path is a file name with backslashes; make it exist.
+	if err := os.WriteFile(seed, nil, 0o644); err != nil {
+		t.Skipf("cannot make a file named like the seed's path here: %v", err)
+	}
+	os.WriteFile("a b.txt", nil, 0o644)
+	tests := []struct {
+		rest    string
+		windows bool
+		want    []string
+	}{
+		{seed, true, []string{seed}},
+		{" " + seed + " ", true, []string{seed}},
+		{"--resume " + seed, true, []string{"--resume", seed}},
+		{"-q --resume " + seed, true, []string{"-q", "--resume", seed}},
+		{`"` + seed + `" newfolder/`, true, []string{seed, "newfolder/"}},
+		{"a b.txt", false, []string{"a b.txt"}},
+		{`"a b.txt" x.txt dir/`, false, []string{"a b.txt", "x.txt", "dir/"}},
+		{`*.pdf remote/`, true, []string{"*.pdf", "remote/"}},
+	}
+	for _, tt := range tests {
+		s := &Shell{Windows: tt.windows}
+		got, err := s.lineArgs("put", tt.rest)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("windows=%v: lineArgs(put, %q) = %q, %v; want %q", tt.windows, tt.rest, got, err, tt.want)
+		}
+	}
+}

@@ -1,17 +1,15 @@
-// Package shell runs cubby client commands — one given on the command
-// line, or a prompt loop — against a logged-in client.Client.
+// Package shell runs cubby client commands against a logged-in
+// client.Client: one given on the command line, a batch file, lines read
+// from a pipe, or an interactive prompt with line editing, history, tab
+// completion and progress bars.
 package shell
 
 import (
-	"bufio"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -23,6 +21,16 @@ import (
 const (
 	ExitOK     = 0
 	ExitFailed = 1
+	// ExitInterrupted is the status of a command cancelled with Ctrl-C,
+	// as a shell reports a program killed by SIGINT.
+	ExitInterrupted = 130
+)
+
+// Exit statuses for a remote command that could not start, as a shell
+// reports them.
+const (
+	ExitNotAllowed = 126
+	ExitNotFound   = 127
 )
 
 // Shell runs commands for one session.
@@ -38,14 +46,13 @@ type Shell struct {
 	Interrupt <-chan os.Signal
 	// Stdin, if set, is forwarded to a one-shot remote command.
 	Stdin io.Reader
+	// Progress draws a progress bar on Stdout during transfers; set it
+	// only when Stdout is a terminal.
+	Progress bool
+	// Width reports the terminal's width for progress bars; nil means
+	// 80 columns.
+	Width func() int
 }
-
-// Exit statuses for a remote command that could not start, as a shell
-// reports them.
-const (
-	ExitNotAllowed = 126
-	ExitNotFound   = 127
-)
 
 // New returns a Shell for c writing to stdout and stderr.
 func New(c *client.Client, host string, stdout, stderr io.Writer) *Shell {
@@ -69,9 +76,44 @@ func (s *Shell) Exec(ctx context.Context, args []string) int {
 	return s.status(s.run(ctx, args[0], args[1:]))
 }
 
+// RunLine runs one typed command line and returns its exit status, and
+// whether it asked to end the session. Blank lines and # comments do
+// nothing.
+func (s *Shell) RunLine(ctx context.Context, line string) (status int, quit bool) {
+	line = strings.TrimSpace(line)
+	if line == "" || strings.HasPrefix(line, "#") {
+		return ExitOK, false
+	}
+	name, rest := line, ""
+	if i := strings.IndexAny(line, " \t"); i >= 0 {
+		name, rest = line[:i], line[i+1:]
+	}
+	if !isBuiltin(name) {
+		return s.remote(ctx, line, nil), false
+	}
+	args, err := s.lineArgs(name, rest)
+	if err == nil {
+		cctx, stop := s.interruptible(ctx)
+		err = s.run(cctx, name, args)
+		stop()
+	}
+	if errors.Is(err, errQuit) {
+		return ExitOK, true
+	}
+	return s.status(err), false
+}
+
+// status reports err on Stderr in one line and maps it to an exit status.
 func (s *Shell) status(err error) int {
 	if err == nil || errors.Is(err, errQuit) {
 		return ExitOK
+	}
+	if errors.As(err, new(errReported)) {
+		return ExitFailed
+	}
+	if errors.Is(err, client.ErrCanceled) || errors.Is(err, context.Canceled) {
+		fmt.Fprintln(s.Stderr, "cubby: canceled")
+		return ExitInterrupted
 	}
 	fmt.Fprintf(s.Stderr, "cubby: %s\n", UserMessage(err))
 	var we *wire.Error
@@ -92,8 +134,9 @@ func (s *Shell) remote(ctx context.Context, line string, stdin io.Reader) int {
 	defer stop()
 	code, err := s.Client.Command(ctx, line, stdin, s.Stdout, s.Stderr)
 	if errors.Is(err, client.ErrCanceled) {
-		fmt.Fprintln(s.Stderr, "^C")
-		return 130
+		// A terminal has echoed ^C; end its line.
+		fmt.Fprintln(s.Stderr)
+		return ExitInterrupted
 	}
 	if err != nil {
 		return s.status(err)
@@ -102,10 +145,18 @@ func (s *Shell) remote(ctx context.Context, line string, stdin io.Reader) int {
 }
 
 // interruptible returns a context that Ctrl-C cancels until stop is called.
+// An interrupt that arrived before (while no command ran) is dropped.
 func (s *Shell) interruptible(ctx context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	if s.Interrupt == nil {
 		return ctx, cancel
+	}
+	for drained := false; !drained; {
+		select {
+		case <-s.Interrupt:
+		default:
+			drained = true
+		}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -121,11 +172,8 @@ func (s *Shell) interruptible(ctx context.Context) (context.Context, func()) {
 // isBuiltin reports whether name is a client command rather than one for
 // the server.
 func isBuiltin(name string) bool {
-	switch name {
-	case "upload", "put", "download", "get", "help", "?", "quit", "exit", "bye":
-		return true
-	}
-	return false
+	_, ok := lookupCommand(name)
+	return ok
 }
 
 // quoteArgs joins words from the local command line so the server's
@@ -151,214 +199,13 @@ func quoteArgs(args []string) string {
 	return b.String()
 }
 
-// Loop reads command lines from in until end of input or quit. With
-// prompt set it shows user@host:cwd$ before each line. It returns the
-// status of the last command.
-func (s *Shell) Loop(ctx context.Context, in io.Reader, prompt bool) int {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	status := ExitOK
-	for {
-		if prompt {
-			fmt.Fprintf(s.Stdout, "%s@%s:%s$ ", s.Client.User(), s.Host, s.Client.Cwd())
-		}
-		if !sc.Scan() {
-			if err := sc.Err(); err != nil {
-				fmt.Fprintf(s.Stderr, "cubby: reading commands: %v\n", err)
-				return ExitFailed
-			}
-			if prompt {
-				fmt.Fprintln(s.Stdout)
-			}
-			return status
-		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, rest, _ := strings.Cut(line, " ")
-		if !isBuiltin(name) {
-			status = s.remote(ctx, line, nil)
-			continue
-		}
-		args, err := s.lineArgs(name, rest)
-		if err == nil {
-			cctx, stop := s.interruptible(ctx)
-			err = s.run(cctx, name, args)
-			stop()
-		}
-		if errors.Is(err, errQuit) {
-			return ExitOK
-		}
-		status = s.status(err)
-	}
-}
-
-// lineArgs splits the rest of a typed line for command name; upload's
-// local paths get the Windows-aware reading.
-func (s *Shell) lineArgs(name, rest string) ([]string, error) {
-	if name != "upload" && name != "put" {
-		return splitArgs(rest, s.Windows)
-	}
-	var flags []string
-	for {
-		rest = strings.TrimLeft(rest, " \t")
-		word, after, _ := strings.Cut(rest, " ")
-		if !strings.HasPrefix(word, "-") {
-			break
-		}
-		flags = append(flags, word)
-		rest = after
-	}
-	args, err := localArgs(rest, s.Windows, os.Stat)
-	return append(flags, args...), err
-}
-
-const help = `client commands:
-  upload|put [-r] [--resume] LOCAL [REMOTE]      store a local file (-r: a folder) in your home
-  download|get [-r] [--resume] REMOTE [LOCAL]    fetch a file (-r: a folder) from your home
-  help                                      this text
-  quit|exit                                 end the session
-anything else runs on the server, in your home: cd DIR, pwd, ls, mkdir, mv, rm -r, ...
-(the server's "help" lists the programs you may run)`
-
-func (s *Shell) run(ctx context.Context, name string, args []string) error {
-	switch name {
-	case "upload", "put":
-		return s.upload(ctx, args)
-	case "download", "get":
-		return s.download(ctx, args)
-	case "help", "?":
-		fmt.Fprintln(s.Stdout, help)
-		if len(args) == 0 {
-			s.remote(ctx, "help", nil)
-		}
-		return nil
-	case "quit", "exit", "bye":
-		return errQuit
-	}
-	return fmt.Errorf("%s: unknown client command; try help", name)
-}
-
-// transferFlags are the options of upload and download.
-type transferFlags struct {
-	resume, recursive bool
-}
-
-// transferArgs separates --resume and -r from one or two paths.
-func transferArgs(cmd string, args []string) (f transferFlags, paths []string, err error) {
-	for i, a := range args {
-		if a == "--" {
-			paths = append(paths, args[i+1:]...)
-			break
-		}
-		switch a {
-		case "--resume", "-resume":
-			f.resume = true
-		case "-r", "-R", "--recursive":
-			f.recursive = true
-		default:
-			if strings.HasPrefix(a, "-") && len(a) > 1 {
-				return f, nil, fmt.Errorf("%s: unknown option %s", cmd, a)
-			}
-			paths = append(paths, a)
-		}
-	}
-	if len(paths) < 1 || len(paths) > 2 {
-		return f, nil, fmt.Errorf("usage: %s [-r] [--resume] SOURCE [TARGET]", cmd)
-	}
-	return f, paths, nil
-}
-
-func (s *Shell) skipped(p, why string) {
-	fmt.Fprintf(s.Stderr, "cubby: skipped %s: %s\n", p, why)
-}
-
-func (s *Shell) upload(ctx context.Context, args []string) error {
-	flags, paths, err := transferArgs("upload", args)
-	if err != nil {
-		return err
-	}
-	remote := ""
-	if len(paths) == 2 {
-		remote = paths[1]
-	}
-	opt := client.TransferOptions{Resume: flags.resume}
-	if flags.recursive {
-		if remote == "" {
-			remote = filepath.Base(filepath.Clean(paths[0]))
-		}
-		tr, err := s.Client.UploadTree(ctx, paths[0], remote, opt, s.skipped)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(s.Stdout, "uploaded %s to %s: %d files, %d directories, %s, sha256 ok\n", paths[0], remote, tr.Files, tr.Dirs, formatBytes(tr.Bytes))
-		return nil
-	}
-	res, err := s.Client.Upload(ctx, paths[0], remote, opt)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(s.Stdout, "uploaded %s to %s (%s%s, sha256 %s ok)\n", paths[0], res.Remote, formatBytes(res.Size), resumed(res.ResumedFrom), hex.EncodeToString(res.Sum[:4]))
-	return nil
-}
-
-func (s *Shell) download(ctx context.Context, args []string) error {
-	flags, paths, err := transferArgs("download", args)
-	if err != nil {
-		return err
-	}
-	local := ""
-	if len(paths) == 2 {
-		local = paths[1]
-	}
-	opt := client.TransferOptions{Resume: flags.resume}
-	if flags.recursive {
-		if local == "" {
-			local = path.Base(strings.TrimRight(paths[0], "/"))
-		}
-		tr, err := s.Client.DownloadTree(ctx, paths[0], local, opt, s.skipped)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(s.Stdout, "downloaded %s to %s: %d files, %d directories, %s, sha256 ok\n", paths[0], local, tr.Files, tr.Dirs, formatBytes(tr.Bytes))
-		return nil
-	}
-	res, err := s.Client.Download(ctx, paths[0], local, opt)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(s.Stdout, "downloaded %s to %s (%s%s, sha256 %s ok)\n", paths[0], res.Local, formatBytes(res.Size), resumed(res.ResumedFrom), hex.EncodeToString(res.Sum[:4]))
-	return nil
-}
-
-func resumed(from int64) string {
-	if from == 0 {
-		return ""
-	}
-	return ", resumed after " + formatBytes(from)
-}
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // UserMessage is err as the user reads it after "cubby: ": without the Go
 // package prefixes ("client: auth: ...") that mean nothing to them.
 func UserMessage(err error) string {
 	msg := err.Error()
 	for {
 		trimmed := msg
-		for _, p := range []string{"client: ", "auth: ", "knownhosts: ", "wire: "} {
+		for _, p := range []string{"client: ", "auth: ", "knownhosts: ", "wire: ", "history: "} {
 			trimmed = strings.TrimPrefix(trimmed, p)
 		}
 		if trimmed == msg {

@@ -1,0 +1,114 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runCubby runs the built client in dir and returns stdout, stderr and
+// the exit status.
+func runCubby(t *testing.T, dir, stdin string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), "cubby"), args...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// TestBatch runs batch files like sftp -b: commands echoed, "-" lines
+// may fail, the first other failure stops the batch with its status,
+// and no progress bar or escape code reaches a file.
+func TestBatch(t *testing.T) {
+	dir := traversableTempDir(t)
+	cfg := filepath.Join(dir, "users.toml")
+	example, err := os.ReadFile("../../users.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, example, 0o600)
+	addr, log := startCubbyd(t, "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	jail := strings.Contains(log.String(), "jail ready")
+	if !jail && os.Getenv("CI") == "true" {
+		t.Fatalf("cubbyd could not build the jail, which CI requires:\n%s", log)
+	}
+	work := t.TempDir()
+	os.WriteFile(filepath.Join(work, "a.pdf"), []byte("first"), 0o644)
+	os.WriteFile(filepath.Join(work, "b.pdf"), []byte("second"), 0o644)
+	os.Mkdir(filepath.Join(work, "back"), 0o755)
+	env := []string{"CUBBY_PASSWORD=alice-demo-pw"}
+	common := []string{"--known-hosts", filepath.Join(dir, "kh"), "--accept-new-host"}
+
+	batch := filepath.Join(work, "cmds.txt")
+	os.WriteFile(batch, []byte(strings.Join([]string{
+		"# upload two by a glob, fetch them back by a remote glob",
+		"put *.pdf",
+		"-get no-such-file",
+		"get *.pdf back/",
+		"get no-such-file",
+		"lpwd",
+	}, "\n")+"\n"), 0o644)
+	out, errOut, code := runCubby(t, work, "", env, append(common, "-b", batch, "alice@"+addr)...)
+	if code != 1 {
+		t.Errorf("batch status %d; want 1 (the failing get)\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"cubby> put *.pdf\n", "uploaded a.pdf to ~/a.pdf", "uploaded b.pdf to ~/b.pdf", "cubby> get no-such-file\n", "downloaded b.pdf to back/b.pdf", "cubby> get no-such-file\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "cubby> lpwd") {
+		t.Errorf("the batch went on after a failure:\n%s", out)
+	}
+	if strings.ContainsAny(out+errOut, "\x1b\r") {
+		t.Errorf("escape codes or a progress bar in files:\n%q", out+errOut)
+	}
+	if !strings.Contains(errOut, "batch stopped at line 5 (get no-such-file): status 1") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(work, "back", "b.pdf")); string(got) != "second" {
+		t.Errorf("back/b.pdf = %q", got)
+	}
+
+	// -b - reads stdin, after the password with --password-stdin.
+	out, errOut, code = runCubby(t, work, "alice-demo-pw\nlpwd\nquit\nget no-such-file\n", nil, append(common, "--password-stdin", "-b", "-", "alice@"+addr)...)
+	if code != 0 || !strings.Contains(out, "cubby> lpwd\n"+work) || strings.Contains(out, "no-such-file") {
+		t.Errorf("-b -: status %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// A login failure is 255, in one line.
+	_, errOut, code = runCubby(t, work, "", []string{"CUBBY_PASSWORD=wrong"}, append(common, "-b", batch, "alice@"+addr)...)
+	if code != 255 || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("wrong password: status %d, stderr %q; want 255 and one line", code, errOut)
+	}
+	// A missing batch file fails before connecting.
+	_, errOut, code = runCubby(t, work, "", env, append(common, "-b", "missing.txt", "alice@"+addr)...)
+	if code != 1 || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("missing batch file: status %d, stderr %q; want 1 and one line", code, errOut)
+	}
+	if !jail {
+		t.Skipf("no jail here, so remote command statuses in a batch were not tried:\n%s", log)
+	}
+	out, errOut, code = runCubby(t, work, "-ls missing\nls a.pdf\nls missing\nls b.pdf\n", env, append(common, "-b", "-", "alice@"+addr)...)
+	if code != 2 || !strings.Contains(out, "cubby> ls a.pdf\na.pdf\n") || strings.Contains(out, "cubby> ls b.pdf") {
+		t.Errorf("remote failure: status %d; want ls's 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}

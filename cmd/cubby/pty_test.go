@@ -1,0 +1,431 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// These tests drive the real cubby binary in a real pseudo-terminal
+// (opened from /dev/ptmx, so nothing needs installing) against a real
+// cubbyd.
+
+// binDir holds cubby and cubbyd, built once for the tests that need them.
+var (
+	binDir   string
+	buildErr error
+	build    sync.Once
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// binaries builds cubby and cubbyd (with the race detector) on first use.
+func binaries(t *testing.T) string {
+	t.Helper()
+	build.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "cubby-pty-"); buildErr != nil {
+			return
+		}
+		for _, pkg := range []string{"github.com/cubby-dev/cubby/cmd/cubbyd", "github.com/cubby-dev/cubby/cmd/cubby"} {
+			out, err := exec.Command("go", "build", "-race", "-o", binDir, pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// syncBuffer collects output written by one goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startCubbyd runs cubbyd serve with args until the test ends and returns
+// its address and log.
+func startCubbyd(t *testing.T, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(t), "cubbyd"), append([]string{"serve"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Error("cubbyd did not stop within 15s of SIGINT")
+		}
+		if t.Failed() {
+			t.Logf("cubbyd log:\n%s", log)
+		}
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			log.Write([]byte(sc.Text() + "\n"))
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+		if !sent {
+			close(found)
+		}
+	}()
+	select {
+	case addr, ok := <-found:
+		if !ok {
+			t.Fatalf("cubbyd exited before listening:\n%s", log)
+		}
+		return addr, log
+	case <-time.After(30 * time.Second):
+		t.Fatal("cubbyd did not start listening within 30s")
+	}
+	return "", nil
+}
+
+// traversableTempDir is a temp dir whose parents a jailed uid can pass.
+func traversableTempDir(t *testing.T) string {
+	d := t.TempDir()
+	for p := d; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// openPTY opens a pseudo-terminal pair through /dev/ptmx and gives the
+// terminal size cols×rows.
+func openPTY(cols, rows uint16) (master, tty *os.File, err error) {
+	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var n int
+	var ierr error
+	// Control, not Fd: Fd would make the master blocking, and a Close
+	// would then not end a pending Read.
+	rc, err := master.SyscallConn()
+	if err == nil {
+		err = rc.Control(func(fd uintptr) {
+			if ierr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ierr != nil {
+				return
+			}
+			n, ierr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
+		})
+	}
+	if err == nil {
+		err = ierr
+	}
+	if err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("setting up the pty: %w", err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows}); err != nil {
+		master.Close()
+		tty.Close()
+		return nil, nil, err
+	}
+	return master, tty, nil
+}
+
+// session is cubby running in a pty, with everything it drew.
+type session struct {
+	t      *testing.T
+	master *os.File
+	cmd    *exec.Cmd
+	screen *syncBuffer
+	mark   int // how much of screen the test has consumed
+	exited chan struct{}
+	err    error
+}
+
+// waitLimit bounds every wait for the client.
+const waitLimit = 20 * time.Second
+
+func startSession(t *testing.T, env []string, args ...string) *session {
+	t.Helper()
+	master, tty, err := openPTY(100, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binaries(t), "cubby"), args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	s := &session{t: t, master: master, cmd: cmd, screen: &syncBuffer{}, exited: make(chan struct{})}
+	go io.Copy(s.screen, master)
+	go func() {
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.exited:
+		default:
+			cmd.Process.Kill()
+			<-s.exited
+		}
+		master.Close()
+	})
+	return s
+}
+
+var escapeRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// text is the screen so far without escape codes and carriage returns.
+func text(raw string) string {
+	return strings.ReplaceAll(escapeRE.ReplaceAllString(raw, ""), "\r", "")
+}
+
+// expect waits until want appears in what cubby drew since the last
+// match (escape codes removed) and consumes up to its end.
+func (s *session) expect(want string) {
+	s.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		raw := s.screen.String()
+		if i := strings.Index(text(raw[s.mark:]), want); i >= 0 {
+			// Find the raw offset where the match ends.
+			for j := s.mark; j <= len(raw); j++ {
+				if strings.Contains(text(raw[s.mark:j]), want) {
+					s.mark = j
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("waited %v for %q; the screen after the last match:\n%s\n(raw: %q)", waitLimit, want, text(raw[s.mark:]), raw[s.mark:])
+		}
+		select {
+		case <-s.exited:
+			if !strings.Contains(text(s.screen.String()[s.mark:]), want) {
+				s.t.Fatalf("cubby exited (%v) before showing %q; the screen:\n%s", s.err, want, text(s.screen.String()))
+			}
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (s *session) send(keys string) {
+	s.t.Helper()
+	if _, err := s.master.WriteString(keys); err != nil {
+		s.t.Fatalf("typing %q: %v", keys, err)
+	}
+}
+
+// wait waits for cubby to exit and returns its status.
+func (s *session) wait() int {
+	s.t.Helper()
+	select {
+	case <-s.exited:
+	case <-time.After(waitLimit):
+		s.t.Fatalf("cubby did not exit within %v; the screen:\n%s", waitLimit, text(s.screen.String()))
+	}
+	if ee, ok := s.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if s.err != nil {
+		s.t.Fatal(s.err)
+	}
+	return 0
+}
+
+// TestInteractivePTY logs in at the password prompt of a real terminal,
+// sees the prompt follow cd, completes a remote folder with Tab,
+// recalls history with Up (within a run and across runs), cancels a
+// running sleep 30 with Ctrl-C and goes on, and leaves with quit and
+// Ctrl-D, status 0 both times.
+func TestInteractivePTY(t *testing.T) {
+	dir := traversableTempDir(t)
+	cfg := filepath.Join(dir, "users.toml")
+	example, err := os.ReadFile("../../users.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, example, 0o600)
+	addr, log := startCubbyd(t, "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	jail := strings.Contains(log.String(), "jail ready")
+	if !jail && os.Getenv("CI") == "true" {
+		t.Fatalf("cubbyd could not build the jail, which CI requires:\n%s", log)
+	}
+
+	local := t.TempDir()
+	os.MkdirAll(filepath.Join(local, "projects"), 0o755)
+	os.WriteFile(filepath.Join(local, "projects", "plan.txt"), []byte("step one\n"), 0o644)
+	os.WriteFile(filepath.Join(local, "notes.txt"), bytes.Repeat([]byte("note\n"), 1000), 0o644)
+	config := filepath.Join(dir, "config")
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + config, "TERM=xterm", "LANG=C.UTF-8",
+	}
+	args := []string{"--known-hosts", filepath.Join(dir, "known_hosts"), "alice@" + addr}
+	const prompt = "alice@127.0.0.1:~$ "
+
+	s := startSession(t, env, args...)
+	s.expect("(yes/no)? ")
+	s.send("yes\r")
+	s.expect("password: ")
+	s.send("alice-demo-pw\r")
+	s.expect(prompt)
+
+	// Local commands and an upload, with a progress bar on the terminal.
+	s.send("lcd " + local + "\r")
+	s.expect(prompt)
+	s.send("put notes.txt\r")
+	s.expect("uploaded notes.txt to ~/notes.txt")
+	if raw := s.screen.String(); !strings.Contains(raw, "100%") || !strings.Contains(raw, "\x1b[K") {
+		t.Errorf("no progress bar drawn for the upload; raw screen: %q", raw)
+	}
+	s.expect(prompt)
+	s.send("put -r projects\r")
+	s.expect("uploaded projects to projects")
+	s.expect(prompt)
+
+	// Tab completes the remote folder; the prompt follows cd.
+	s.send("cd proj\t")
+	s.expect("cd projects/")
+	s.send("\r")
+	s.expect("alice@127.0.0.1:~/projects$ ")
+	s.send("pwd\r")
+	s.expect("~/projects\n")
+	s.expect("alice@127.0.0.1:~/projects$ ")
+
+	// Tab with several matches lists them and completes what they share.
+	s.send("get ~/\t")
+	s.expect("notes.txt")
+	s.expect("projects/")
+	s.send("\x15") // Ctrl-U: drop the line
+	// Up recalls the last command; running it prints the folder again.
+	s.send("\x1b[A")
+	s.expect("pwd")
+	s.send("\r")
+	s.expect("~/projects\n")
+	s.expect("$ ")
+
+	// Ctrl-C at the prompt drops the line and nothing else.
+	s.send("some half-typed words\x03")
+	s.expect("^C")
+	s.expect("alice@127.0.0.1:~/projects$ ")
+
+	if jail {
+		s.send("sleep 30\r")
+		s.expect("sleep 30\n")
+		time.Sleep(time.Second) // the command is running, in cooked mode
+		start := time.Now()
+		s.send("\x03")
+		s.expect("^C\n") // the terminal's echo, then cubby ends the line
+		s.expect("alice@127.0.0.1:~/projects$ ")
+		if d := time.Since(start); d > 15*time.Second {
+			t.Errorf("Ctrl-C took %v to end sleep 30", d)
+		}
+		// The session goes on.
+		s.send("ls\r")
+		s.expect("plan.txt")
+		s.expect("alice@127.0.0.1:~/projects$ ")
+	}
+
+	s.send("quit\r")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("quit: status %d; want 0. Screen:\n%s", code, text(s.screen.String()))
+	}
+
+	// The history survives, private, without the password.
+	hist := filepath.Join(config, "cubby", "history")
+	fi, err := os.Stat(hist)
+	if err != nil {
+		t.Fatalf("no history file: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("history mode %v; want 0600", fi.Mode().Perm())
+	}
+	data, _ := os.ReadFile(hist)
+	if strings.Contains(string(data), "alice-demo-pw") || strings.Contains(string(data), "half-typed") {
+		t.Errorf("history holds a password or a cancelled line:\n%s", data)
+	}
+	for _, want := range []string{"cd projects/\n", "pwd\n", "quit\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("history lacks %q:\n%s", want, data)
+		}
+	}
+
+	// A second run recalls the first run's lines; Ctrl-D leaves with 0.
+	s = startSession(t, env, args...)
+	s.expect("password: ")
+	s.send("alice-demo-pw\r")
+	s.expect(prompt)
+	s.send("\x1b[A")
+	s.expect("quit")
+	s.send("\x1b[A")
+	if jail {
+		s.expect("ls")
+	} else {
+		s.expect("pwd")
+	}
+	s.send("\x15\x04") // Ctrl-U, then Ctrl-D on the empty line
+	if code := s.wait(); code != 0 {
+		t.Fatalf("Ctrl-D: status %d; want 0. Screen:\n%s", code, text(s.screen.String()))
+	}
+	if !jail {
+		t.Skipf("no jail on this machine, so Ctrl-C of a running sleep 30 was not tried (set CI=true to fail instead):\n%s", log)
+	}
+}
