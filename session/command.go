@@ -57,7 +57,7 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 	case "help":
 		return s.print(s.help())
 	}
-	u, ok := s.conn.srv.Users.Lookup(s.home.user)
+	u, ok := s.conn.srv.userDB().Lookup(s.home.user)
 	if !ok {
 		return s.replyError(errorf(wire.KindAuth, "your account is no longer active"), "")
 	}
@@ -96,8 +96,17 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 	spec.Stdout = &outputWriter{s: s, stream: wire.Stdout}
 	spec.Stderr = &outputWriter{s: s, stream: wire.Stderr}
 	s.startActive(ctx, input, func(ctx context.Context) error {
+		start := time.Now()
 		code, err := s.conn.srv.Jail.Run(ctx, spec)
-		s.log.Info("command", "argv0", prog, "args", len(argv)-1, "cwd", display(s.cwd), "exit", code, "err", err)
+		limit := ""
+		switch {
+		case errors.Is(err, sandbox.ErrTimeout):
+			limit = "wall clock"
+		case errors.Is(err, sandbox.ErrOutputLimit):
+			limit = "output"
+		}
+		s.log.Info("command", "argv0", prog, "args", len(argv)-1, "cwd", display(s.cwd), "exit", code,
+			"duration", time.Since(start).Round(time.Millisecond), "limit", limit, "err", err)
 		switch {
 		case err == nil:
 			return s.exit(code)
@@ -168,7 +177,7 @@ func (s *session) cd(args []string) error {
 func (s *session) help() string {
 	var b strings.Builder
 	b.WriteString("built-in: cd [DIR], pwd, help\n")
-	if u, ok := s.conn.srv.Users.Lookup(s.home.user); ok {
+	if u, ok := s.conn.srv.userDB().Lookup(s.home.user); ok {
 		if slices.Contains(u.Commands, users.AnyCommand) {
 			b.WriteString("programs: any program installed on the server\n")
 		} else {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"container/list"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -27,8 +28,38 @@ type conn struct {
 
 	shutdownOnce sync.Once
 	draining     atomic.Bool
+	// kicked holds the message for a session the admin ended.
+	kicked atomic.Pointer[string]
 	// pendingFinal is the server-final message, held until the home opens.
 	pendingFinal []byte
+
+	// Guarded by srv.mu: the place among the connections waiting to log
+	// in (nil once logged in or dropped), and the user once logged in.
+	waiting *list.Element
+	user    string
+}
+
+// kickGrace is how long a kicked session may take to end its request and
+// say why before its connection is closed under it.
+const kickGrace = 3 * time.Second
+
+// kick ends the session with msg: a running program is killed, the loop
+// tells the client why, and the connection closes within kickGrace.
+func (c *conn) kick(msg string) {
+	if !c.kicked.CompareAndSwap(nil, &msg) {
+		return
+	}
+	c.cancel()
+	c.nc.SetReadDeadline(time.Now())
+	time.AfterFunc(kickGrace, func() { c.nc.Close() })
+}
+
+// kickMessage returns the reason the session was ended, or "".
+func (c *conn) kickMessage() string {
+	if p := c.kicked.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // shutdown ends the session once its current request is done: closing
@@ -78,9 +109,14 @@ func (c *conn) serve() {
 
 	user, err := c.login(tc, wc)
 	if err != nil {
-		if !errors.Is(err, io.EOF) {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, auth.ErrLoginFailed) {
 			c.log.Info("closing: login failed", "err", err)
 		}
+		return
+	}
+	if err := c.srv.loggedIn(c, user); err != nil {
+		c.log.Warn("login refused", "user", user, "method", "password", "reason", err)
+		c.writeError(wc, toWire(err, ""))
 		return
 	}
 	c.nc.SetDeadline(time.Time{})
@@ -97,7 +133,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.pendingFinal = nil
-	c.log.Info("login succeeded")
+	c.log.Info("login succeeded", "method", "password")
 
 	s := &session{conn: c, wc: wc, home: h, cwd: ".", log: c.log}
 	s.run(c.ctx)
@@ -112,7 +148,15 @@ func (c *conn) login(tc *tls.Conn, wc *wire.Conn) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("session: channel binding: %w", err)
 	}
-	sl := auth.NewServerLogin(c.srv.lookup, c.srv.FakeSaltKey, cb)
+	// The name is known once First has parsed it; the guard decides
+	// before the password is checked.
+	var claimed string
+	lookup := func(name string) (auth.Verifier, bool) {
+		claimed = name
+		return c.srv.lookup(name)
+	}
+	sl := auth.NewServerLogin(lookup, c.srv.FakeSaltKey, cb)
+	remote := c.nc.RemoteAddr().String()
 
 	m, err := wc.ReadMessage()
 	if err != nil {
@@ -128,7 +172,15 @@ func (c *conn) login(tc *tls.Conn, wc *wire.Conn) (string, error) {
 	}
 	first, err := sl.First(start.Message)
 	if err != nil {
+		c.log.Info("login failed", "user", claimed, "method", "password", "reason", err)
 		return "", c.authFailed(wc, err)
+	}
+	guard := c.srv.Guard
+	v := guard.Check(claimed, remote)
+	if v.Refuse {
+		c.log.Warn("login refused: too many failures", "user", GuardName(claimed), "method", "password", "rule", v.Why, "retry_in", v.RetryIn.Round(time.Millisecond))
+		c.writeError(wc, &wire.Error{Kind: wire.KindAuth, Message: v.Message})
+		return "", fmt.Errorf("session: login of %q refused by the %s rule for %v", claimed, v.Why, v.RetryIn)
 	}
 	if err := wc.WriteMessage(&wire.AuthChallenge{Message: first}); err != nil {
 		return "", err
@@ -141,10 +193,26 @@ func (c *conn) login(tc *tls.Conn, wc *wire.Conn) (string, error) {
 	if !ok {
 		return "", c.unexpected(wc, m, "AuthResponse")
 	}
+	if v.Delay > 0 {
+		c.log.Info("login delayed: many failures for this user", "user", GuardName(claimed), "delay", v.Delay)
+		t := time.NewTimer(v.Delay)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return "", c.ctx.Err()
+		}
+	}
 	final, err := sl.Final(resp.Message)
 	if err != nil {
+		p := guard.Failed(claimed, remote)
+		c.log.Info("login failed", "user", GuardName(claimed), "method", "password", "reason", err, "failures", p.Failures)
+		if p.Duration > 0 {
+			c.log.Warn("login penalty", "user", GuardName(claimed), "failures", p.Failures, "penalty", p.Duration)
+		}
 		return "", c.authFailed(wc, err)
 	}
+	guard.Succeeded(claimed, remote)
 	c.pendingFinal = final
 	return sl.User(), nil
 }

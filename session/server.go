@@ -2,14 +2,18 @@ package session
 
 import (
 	"cmp"
+	"container/list"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,6 +33,14 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultIdleTimeout      = 30 * time.Minute
 	DefaultTransferTimeout  = 2 * time.Minute
+	// DefaultMaxSessions bounds logged-in sessions in total.
+	DefaultMaxSessions = 1024
+	// DefaultMaxSessionsPerUser bounds one user's logged-in sessions.
+	DefaultMaxSessionsPerUser = 16
+	// DefaultRequestRate is the requests per second a session may send on
+	// average; DefaultRequestBurst how many it may send at once.
+	DefaultRequestRate  = 100
+	DefaultRequestBurst = 200
 	// PartialTTL is how long an interrupted upload is kept for resuming.
 	PartialTTL = 24 * time.Hour
 )
@@ -38,12 +50,50 @@ type UserDB interface {
 	Lookup(name string) (*users.User, bool)
 }
 
+// Startups bounds connections that have not logged in yet, like sshd's
+// MaxStartups "start:rate:full": past Start such connections, each new one
+// drops a waiting one with probability Rate percent, rising linearly to 100
+// at Full. Unlike sshd, which refuses the newcomer, the connection dropped
+// is the oldest waiting one: a flood of silent connections then ages out
+// instead of keeping real users from starting their logins.
+type Startups struct{ Start, Rate, Full int }
+
+// DefaultStartups is used when Server.MaxStartups is zero: far above what a
+// class logging in at once needs, far below the file descriptor limit.
+var DefaultStartups = Startups{Start: 256, Rate: 30, Full: 1024}
+
+// ParseStartups parses "start:rate:full", or one number N meaning
+// "N:100:N", a hard limit.
+func ParseStartups(s string) (Startups, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) == 1 {
+		parts = []string{parts[0], "100", parts[0]}
+	}
+	var v [3]int
+	ok := len(parts) == 3
+	for i := 0; ok && i < 3; i++ {
+		var err error
+		v[i], err = strconv.Atoi(parts[i])
+		ok = err == nil
+	}
+	st := Startups{Start: v[0], Rate: v[1], Full: v[2]}
+	if !ok || st.Start < 1 || st.Rate < 0 || st.Rate > 100 || st.Full < st.Start {
+		return Startups{}, fmt.Errorf("session: max startups %q: want start:rate:full with 1 <= start <= full and 0 <= rate <= 100, such as %v", s, DefaultStartups)
+	}
+	return st, nil
+}
+
+// String formats s as start:rate:full.
+func (s Startups) String() string { return fmt.Sprintf("%d:%d:%d", s.Start, s.Rate, s.Full) }
+
 // Server accepts cubby connections: it checks the preamble, runs TLS,
 // logs the user in and serves their requests inside their home.
 type Server struct {
 	// TLSConfig holds the server certificate. Serve forces TLS 1.3.
 	TLSConfig *tls.Config
-	Users     UserDB
+	// Users are the accounts when the server starts; SetUsers replaces
+	// them while it runs.
+	Users UserDB
 	// DataDir holds homes/<user> and the partial uploads.
 	DataDir string
 	// FakeSaltKey keys the fake salts given for unknown users.
@@ -59,6 +109,22 @@ type Server struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
+	// MaxStartups bounds connections that have not logged in yet; the zero
+	// value means DefaultStartups.
+	MaxStartups Startups
+	// MaxSessions and MaxSessionsPerUser bound logged-in sessions; 0 means
+	// the defaults, a negative value no limit.
+	MaxSessions        int
+	MaxSessionsPerUser int
+	// RequestRate is how many requests per second a session may send on
+	// average, with bursts of RequestBurst; faster requests wait. 0 means
+	// the defaults, a negative rate no limit.
+	RequestRate  float64
+	RequestBurst int
+	// Guard slows password guessing; nil means a LoginGuard with its
+	// defaults.
+	Guard *LoginGuard
+
 	// Jail runs users' programs. When it is nil, commands are refused
 	// with JailError as the reason; transfers work regardless.
 	Jail      Jail
@@ -69,9 +135,17 @@ type Server struct {
 	// and gid the jail's user maps to, so jailed programs can use them.
 	HomeOwner *Owner
 
+	// users, once set by SetUsers, replaces Users.
+	users atomic.Pointer[UserDB]
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	unauth    *list.List // *conn not yet logged in, oldest first
+	sessions  map[string]int
+	nsessions int
+	dropped   int       // waiting connections dropped since lastDropLog
+	droppedAt time.Time // when that was last logged
 	closed    bool
 	active    atomic.Int64
 	wg        sync.WaitGroup
@@ -107,7 +181,7 @@ func (s *Server) init() error {
 		return ErrServerClosed
 	}
 	if s.ctx == nil {
-		if s.TLSConfig == nil || s.Users == nil || s.DataDir == "" || len(s.FakeSaltKey) < 32 {
+		if s.TLSConfig == nil || s.userDB() == nil || s.DataDir == "" || len(s.FakeSaltKey) < 32 {
 			return errors.New("session: Server needs TLSConfig, Users, DataDir and a FakeSaltKey of at least 32 bytes")
 		}
 		abs, err := filepath.Abs(s.DataDir)
@@ -118,6 +192,11 @@ func (s *Server) init() error {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
+		s.unauth = list.New()
+		s.sessions = map[string]int{}
+		if s.Guard == nil {
+			s.Guard = &LoginGuard{Now: s.Now}
+		}
 		if err := PrepareDataDir(s.DataDir); err != nil {
 			return err
 		}
@@ -262,20 +341,137 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		cancel: cancel,
 		log:    s.logger().With("remote", nc.RemoteAddr().String()),
 	}
+	s.dropWaiting()
 	s.conns[c] = struct{}{}
+	c.waiting = s.unauth.PushBack(c)
 	s.wg.Add(1)
 	n := s.active.Add(1)
-	c.log.Info("connected", "active", n)
+	c.log.Info("connected", "active", n, "waiting", s.unauth.Len())
 	return c
+}
+
+// dropWaiting applies MaxStartups before a new connection joins the
+// waiting ones: it may close the oldest. s.mu is held.
+func (s *Server) dropWaiting() {
+	st := s.MaxStartups
+	if st == (Startups{}) {
+		st = DefaultStartups
+	}
+	n := s.unauth.Len()
+	if n < st.Start {
+		return
+	}
+	p := 100
+	if n < st.Full {
+		p = st.Rate + (100-st.Rate)*(n-st.Start)/(st.Full-st.Start)
+	}
+	if rand.IntN(100) >= p {
+		return
+	}
+	old := s.unauth.Front().Value.(*conn)
+	s.unauth.Remove(old.waiting)
+	old.waiting = nil
+	old.nc.Close()
+	s.dropped++
+	if now := time.Now(); now.Sub(s.droppedAt) >= 10*time.Second {
+		s.logger().Warn("too many connections waiting to log in; dropping the oldest", "waiting", n, "max_startups", st.String(), "dropped", s.dropped)
+		s.dropped, s.droppedAt = 0, now
+	}
+}
+
+// loggedIn moves c from the waiting connections to user's sessions if
+// the session limits allow, and checks that user is still an account: a
+// reload that removed them either sees c in SetUsers or is seen here.
+func (s *Server) loggedIn(c *conn, user string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.waiting != nil {
+		s.unauth.Remove(c.waiting)
+		c.waiting = nil
+	}
+	maxTotal := cmp.Or(s.MaxSessions, DefaultMaxSessions)
+	if maxTotal > 0 && s.nsessions >= maxTotal {
+		return errorf(wire.KindUnavailable, fmt.Sprintf("the server has its maximum of %d sessions open; try again later", maxTotal))
+	}
+	maxUser := cmp.Or(s.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
+	if maxUser > 0 && s.sessions[user] >= maxUser {
+		return errorf(wire.KindUnavailable, fmt.Sprintf("%s already has %d sessions open, the most allowed; close one and try again", user, maxUser))
+	}
+	if _, ok := s.userDB().Lookup(user); !ok {
+		return errorf(wire.KindAuth, auth.ErrLoginFailed.Error())
+	}
+	c.user = user
+	s.sessions[user]++
+	s.nsessions++
+	return nil
 }
 
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if c.waiting != nil {
+		s.unauth.Remove(c.waiting)
+		c.waiting = nil
+	}
+	if c.user != "" {
+		s.nsessions--
+		if s.sessions[c.user]--; s.sessions[c.user] <= 0 {
+			delete(s.sessions, c.user)
+		}
+	}
 	s.mu.Unlock()
 	n := s.active.Add(-1)
 	c.log.Info("disconnected", "active", n)
 	s.wg.Done()
+}
+
+// userDB returns the accounts in force: the last SetUsers, or Users.
+func (s *Server) userDB() UserDB {
+	if p := s.users.Load(); p != nil {
+		return *p
+	}
+	return s.Users
+}
+
+// SetUsers puts db in force for every later login and command, and ends
+// the sessions of users db no longer has (removed or disabled) with a
+// message. It is safe to call while the server runs; it returns the
+// number of sessions ended.
+func (s *Server) SetUsers(db UserDB) int {
+	s.users.Store(&db)
+	s.mu.Lock()
+	var gone []*conn
+	for c := range s.conns {
+		if c.user == "" {
+			continue
+		}
+		if _, ok := db.Lookup(c.user); !ok {
+			gone = append(gone, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range gone {
+		c.log.Warn("ending session: the account was removed or disabled")
+		c.kick("your account was removed or disabled by the admin; the session is closed")
+	}
+	return len(gone)
+}
+
+// Sessions reports how many logged-in sessions are open.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nsessions
+}
+
+// Waiting reports how many connections have not logged in yet.
+func (s *Server) Waiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unauth == nil {
+		return 0
+	}
+	return s.unauth.Len()
 }
 
 // ActiveConnections reports how many connections are open.
@@ -330,7 +526,7 @@ func (s *Server) lookup(name string) (auth.Verifier, bool) {
 	if users.ValidName(name) != nil {
 		return auth.Verifier{}, false
 	}
-	u, ok := s.Users.Lookup(name)
+	u, ok := s.userDB().Lookup(name)
 	if !ok {
 		return auth.Verifier{}, false
 	}

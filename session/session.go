@@ -29,10 +29,15 @@ type session struct {
 	activeCancel context.CancelFunc
 	activeDone   chan struct{}
 	activeInput  chan []byte // Stdin frames for a running program, or nil
+
+	limiter tokenBucket // requests
 }
 
 // errDraining ends the loop when the server shuts down between requests.
 var errDraining = errors.New("session: server shutting down")
+
+// errKicked ends the loop when the admin removed or disabled the user.
+var errKicked = errors.New("session: account removed or disabled")
 
 func (s *session) run(ctx context.Context) {
 	// A client that goes away takes whatever it was running with it.
@@ -42,6 +47,8 @@ func (s *session) run(ctx context.Context) {
 		m, err := s.next()
 		if err != nil {
 			switch {
+			case s.conn.kickMessage() != "":
+				s.endKicked()
 			case errors.Is(err, errDraining):
 				s.log.Info("closing: server shutting down")
 				s.conn.writeError(s.wc, &wire.Error{Kind: wire.KindOther, Message: "the server is shutting down"})
@@ -54,10 +61,23 @@ func (s *session) run(ctx context.Context) {
 			return
 		}
 		if err := s.dispatch(ctx, m); err != nil {
+			if s.conn.kickMessage() != "" {
+				s.endKicked()
+				return
+			}
 			s.log.Info("closing", "err", err)
 			return
 		}
 	}
+}
+
+// endKicked tells the client why the admin ended the session, once the
+// request in progress (killed by the kick) has ended.
+func (s *session) endKicked() {
+	s.cancelActive()
+	s.waitActive()
+	s.log.Info("closing: account removed or disabled")
+	s.conn.writeError(s.wc, &wire.Error{Kind: wire.KindAuth, Message: s.conn.kickMessage()})
 }
 
 // next reads the next frame with the idle deadline, or fails if the server
@@ -65,10 +85,16 @@ func (s *session) run(ctx context.Context) {
 func (s *session) next() (wire.Message, error) {
 	c := s.conn
 	c.nc.SetReadDeadline(c.srv.now().Add(orDefault(c.srv.IdleTimeout, DefaultIdleTimeout)))
+	if c.kickMessage() != "" {
+		return nil, errKicked
+	}
 	if c.draining.Load() && !s.busy() {
 		return nil, errDraining
 	}
 	m, err := s.wc.ReadMessage()
+	if err != nil && c.kickMessage() != "" {
+		return nil, errKicked
+	}
 	if err != nil && c.draining.Load() && isTimeout(err) {
 		return nil, errDraining
 	}
@@ -101,6 +127,9 @@ func (s *session) dispatch(ctx context.Context, m wire.Message) (err error) {
 	// A new request waits for the previous streaming one: the client only
 	// sends it after that one ended, so this is brief.
 	s.waitActive()
+	if err := s.throttle(ctx); err != nil {
+		return err
+	}
 	switch m := m.(type) {
 	case *wire.UploadRequest:
 		return s.upload(ctx, m)
@@ -143,7 +172,7 @@ func (s *session) startActive(ctx context.Context, input chan []byte, f func(con
 		}
 		// Restart the idle clock: the loop's read began before this request.
 		s.conn.nc.SetReadDeadline(s.conn.srv.now().Add(orDefault(s.conn.srv.IdleTimeout, DefaultIdleTimeout)))
-		if s.conn.draining.Load() {
+		if s.conn.draining.Load() || s.conn.kickMessage() != "" {
 			s.conn.nc.SetReadDeadline(time.Now())
 		}
 	}()
@@ -213,4 +242,50 @@ func (s *session) replyError(err error, subject string) error {
 // client that stops reading is dropped after TransferTimeout.
 func (s *session) refreshWriteDeadline() {
 	s.conn.nc.SetWriteDeadline(s.conn.srv.now().Add(orDefault(s.conn.srv.TransferTimeout, DefaultTransferTimeout)))
+}
+
+// tokenBucket paces requests: rate a second on average, burst at once.
+type tokenBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// throttle waits until the session may send another request, so that one
+// session cannot keep the server busy with a stream of cheap requests.
+func (s *session) throttle(ctx context.Context) error {
+	srv := s.conn.srv
+	rate := srv.RequestRate
+	if rate == 0 {
+		rate = DefaultRequestRate
+	}
+	if rate < 0 {
+		return nil
+	}
+	burst := float64(srv.RequestBurst)
+	if burst <= 0 {
+		burst = max(DefaultRequestBurst*rate/DefaultRequestRate, 1)
+	}
+	b := &s.limiter
+	now := time.Now()
+	if b.at.IsZero() {
+		b.tokens = burst
+	} else {
+		b.tokens = min(burst, b.tokens+now.Sub(b.at).Seconds()*rate)
+	}
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return nil
+	}
+	wait := time.Duration((1 - b.tokens) / rate * float64(time.Second))
+	b.tokens--
+	s.log.Debug("request throttled", "wait", wait)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

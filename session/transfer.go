@@ -182,7 +182,7 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 				}
 				return s.replyError(err, subject)
 			}
-			s.log.Info("upload", "path", subject, "bytes", size, "resumed_from", start.Offset, "sha256", hex.EncodeToString(sum[:]))
+			s.log.Info("upload", "path", subject, "bytes", size, "resumed", start.Offset > 0, "resumed_from", start.Offset, "sha256", hex.EncodeToString(sum[:]))
 			s.refreshWriteDeadline()
 			return s.wc.WriteMessage(&wire.TransferDone{Path: subject, Size: uint64(size), Sum: sum})
 		default:
@@ -194,7 +194,13 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 // readTransfer reads a frame within a transfer, allowing TransferTimeout.
 func (s *session) readTransfer() (wire.Message, error) {
 	s.conn.nc.SetReadDeadline(s.conn.srv.now().Add(orDefault(s.conn.srv.TransferTimeout, DefaultTransferTimeout)))
+	if s.conn.kickMessage() != "" {
+		return nil, errKicked
+	}
 	m, err := s.wc.ReadMessage()
+	if err != nil && s.conn.kickMessage() != "" {
+		return nil, errKicked
+	}
 	if err != nil {
 		s.conn.protocolError(s.wc, err)
 		return nil, fmt.Errorf("%w: %w", errClientGone, err)
@@ -305,6 +311,6 @@ func (s *session) download(ctx context.Context, req *wire.DownloadRequest) error
 	if err := s.wc.WriteMessage(&wire.DownloadEnd{Sum: sum}); err != nil {
 		return err
 	}
-	s.log.Info("download", "path", subject, "bytes", size, "resumed_from", offset, "sha256", hex.EncodeToString(sum[:]), "sha256_recorded", haveCached)
+	s.log.Info("download", "path", subject, "bytes", size, "resumed", offset > 0, "resumed_from", offset, "sha256", hex.EncodeToString(sum[:]), "sha256_recorded", haveCached)
 	return nil
 }

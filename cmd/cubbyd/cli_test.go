@@ -258,8 +258,8 @@ func TestUserAdminAndLogin(t *testing.T) {
 	if _, errOut, code := cubbyd(t, "n3w-password-1\n", "user", "passwd", "dana", "--config", cfg, "--password-stdin"); code != 0 {
 		t.Fatalf("user passwd: %d %s", code, errOut)
 	}
-	// The running server still has the old file loaded until a reload
-	// (live reload is a later issue); a fresh server takes the new one.
+	// The running server reloads the file: the new password works.
+	loginUntil(t, srv.addr, kh, "dana", "n3w-password-1", 10*time.Second)
 	if _, errOut, code := cubbyd(t, "", "user", "del", "dana", "--config", cfg); code != 0 {
 		t.Fatalf("user del: %d %s", code, errOut)
 	}

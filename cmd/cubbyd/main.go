@@ -1,6 +1,6 @@
 // Command cubbyd is the cubby server and its admin tool.
 //
-//	cubbyd serve [--config users.toml] [--data DIR] [--listen ADDR]
+//	cubbyd serve [--config users.toml] [--data DIR] [--listen ADDR] [limits and log flags]
 //	cubbyd fingerprint [--data DIR]
 //	cubbyd user add|passwd|del NAME [--config F] [--password-stdin]
 //	cubbyd user list [--config F]
@@ -36,6 +36,11 @@ func main() {
 
 const usage = `usage:
   cubbyd serve [--config users.toml] [--data DIR] [--listen ADDR] [--tls-cert F --tls-key F]
+               [--log-format text|json] [--log-level debug|info|warn|error] [--log-file F]
+               [--reload-interval 1s] [--max-startups 256:30:1024] [--max-sessions N]
+               [--max-sessions-per-user N] [--max-request-rate N] [--login-grace 10s]
+               [--idle-timeout 30m] [--login-free-failures 5] [--login-penalty-max 15m]
+               [--login-addr-failures 1000]
   cubbyd fingerprint [--data DIR] [--config users.toml]
   cubbyd user add NAME [--config users.toml] [--password-stdin]
   cubbyd user passwd NAME [--config users.toml] [--password-stdin]

@@ -9,10 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/cubby-dev/cubby/auth/hostkey"
@@ -68,12 +69,38 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	certFile := fs.String("tls-cert", "", "CA-issued certificate (PEM) instead of the self-signed host key certificate")
 	keyFile := fs.String("tls-key", "", "private key (PEM) for --tls-cert")
 	idle := fs.Duration("idle-timeout", session.DefaultIdleTimeout, "close sessions idle this long")
+	grace := fs.Duration("login-grace", session.DefaultHandshakeTimeout, "close connections not logged in this long after accept")
 	jailUID := fs.Int("jail-uid", defaultJailID, "when run as root: the unprivileged host uid that owns the homes and runs jailed programs")
 	jailGID := fs.Int("jail-gid", defaultJailID, "when run as root: the host gid for the same")
+	var lf logFlags
+	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json (one JSON object a line)")
+	fs.StringVar(&lf.level, "log-level", "info", "least severe records logged: debug, info, warn or error")
+	fs.StringVar(&lf.file, "log-file", "", "append the log to this file (reopened on SIGHUP) instead of stderr")
+	reloadEvery := fs.Duration("reload-interval", time.Second, "check the users file for changes this often (0: only on SIGHUP)")
+	startups := fs.String("max-startups", session.DefaultStartups.String(), "connections waiting to log in, start:rate:full: past start, drop the oldest waiting one with rate% chance, rising to 100% at full")
+	maxSessions := fs.Int("max-sessions", session.DefaultMaxSessions, "logged-in sessions in total (-1: no limit)")
+	maxPerUser := fs.Int("max-sessions-per-user", session.DefaultMaxSessionsPerUser, "logged-in sessions per user (-1: no limit)")
+	reqRate := fs.Float64("max-request-rate", session.DefaultRequestRate, "requests per second per session, in bursts of twice that; faster ones wait (-1: no limit)")
+	freeFailures := fs.Int("login-free-failures", session.DefaultFreeFailures, "failed logins per user and address before penalties (1 s, doubling)")
+	penaltyMax := fs.Duration("login-penalty-max", session.DefaultPenaltyMax, "longest penalty for one user and address")
+	addrCap := fs.Int("login-addr-failures", session.DefaultAddrFailureCap, "failed logins per address per hour, over all names, before names new to that address are refused")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if *freeFailures < 1 || *addrCap < 1 || *penaltyMax < time.Second {
+		return &usageError{"--login-free-failures and --login-addr-failures must be at least 1, --login-penalty-max at least 1s"}
+	}
+	st, err := session.ParseStartups(*startups)
+	if err != nil {
+		return &usageError{"--max-startups: " + err.Error()}
+	}
+	log, logFile, err := lf.newLogger(stderr)
+	if err != nil {
+		return err
+	}
+	if logFile != nil {
+		defer logFile.Close()
+	}
 
 	cfg, err := users.Load(common.config)
 	if err != nil {
@@ -89,8 +116,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			addr = demoListen
 		}
 	}
-	if cfg.HasDemo() && !isLoopback(addr) {
-		return fmt.Errorf("%s has demo accounts (demo = true), whose passwords are public; they are served only on a loopback address such as %s, not %s", common.config, demoListen, addr)
+	demoOK := func(cfg *users.Config) error {
+		if cfg.HasDemo() && !isLoopback(addr) {
+			return fmt.Errorf("%s has demo accounts (demo = true), whose passwords are public; they are served only on a loopback address such as %s, not %s", common.config, demoListen, addr)
+		}
+		return nil
+	}
+	if err := demoOK(cfg); err != nil {
+		return err
 	}
 
 	key, created, err := hostkey.LoadOrCreate(common.dataDir())
@@ -129,6 +162,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		FakeSaltKey: fakeSaltKey(key.Seed()),
 		Logger:      log,
 		IdleTimeout: *idle,
+
+		HandshakeTimeout:   *grace,
+		MaxStartups:        st,
+		MaxSessions:        *maxSessions,
+		MaxSessionsPerUser: *maxPerUser,
+		RequestRate:        *reqRate,
+		Guard: &session.LoginGuard{
+			FreeFailures:   *freeFailures,
+			PenaltyMax:     *penaltyMax,
+			AddrFailureCap: *addrCap,
+			AddrLeak:       time.Hour / time.Duration(*addrCap),
+		},
 	}
 	jailCfg := sandbox.Config{HostUID: os.Geteuid(), HostGID: os.Getegid()}
 	if os.Geteuid() == 0 {
@@ -151,7 +196,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("cubbyd starting", "listen", l.Addr().String(), "users", len(cfg.Users), "data", common.dataDir(), "fingerprint", fp)
+	log.Info("cubbyd starting", "listen", l.Addr().String(), "users", len(cfg.Users), "data", common.dataDir(), "fingerprint", fp,
+		"max_startups", st.String(), "max_sessions", *maxSessions, "max_sessions_per_user", *maxPerUser,
+		"max_request_rate", *reqRate, "login_grace", *grace, "idle_timeout", *idle)
+
+	// SIGHUP reloads the users file (and reopens the log file); so does a
+	// change to the file, noticed within --reload-interval.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rl := newReloader(common.config, cfg, log, demoOK, func(c *users.Config) int { return srv.SetUsers(c) })
+	if logFile != nil {
+		rl.onHUP = func() {
+			if err := logFile.Reopen(); err != nil {
+				log.Error("cannot reopen the log file; still writing to the old one", "err", err)
+			}
+		}
+	}
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	go rl.run(rctx, *reloadEvery, hup)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
