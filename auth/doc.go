@@ -150,4 +150,18 @@
 // non-printable nonces are rejected; no input makes the parsers panic. A
 // ClientLogin or ServerLogin is single-use: after any failure every later
 // Final or Verify call fails and User returns "".
+//
+// # Public keys and new passwords
+//
+// PubkeyMechanism is the other login: the client offers an SSH public key
+// (PubkeyStart), the server answers with a 32-byte crypto/rand challenge
+// (NewChallenge), and the client signs, with an ssh.Signer that may be an
+// ssh-agent, the length-prefixed magic "cubby pubkey login v1", user, key,
+// challenge, tls-exporter channel binding and server ID (PubkeySignedData,
+// SignPubkeyLogin); the server checks it with VerifyPubkeyLogin. Keys come
+// from users.toml through ParseAuthorizedKey and CheckPubkey.
+//
+// For a password change the client sends a verifier it computed with
+// NewVerifier; the server checks it with ParseVerifier and
+// CheckNewVerifier, which refuses a cost below MinNewKDFParams.
 package auth

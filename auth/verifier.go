@@ -243,3 +243,33 @@ func decodeKey(enc *base64.Encoding, s, name string, dst *[32]byte) error {
 	copy(dst[:], b)
 	return nil
 }
+
+// MinNewKDFParams is the weakest argon2id cost a server accepts for a
+// verifier a client computed for a new password (see CheckNewVerifier):
+// 19 MiB and 2 passes, the least that OWASP recommends for argon2id.
+func MinNewKDFParams() KDFParams {
+	return KDFParams{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
+}
+
+// CheckNewVerifier returns nil if v, computed by a client for a new
+// password, costs at least floor to attack: at least floor.MemoryKiB of memory
+// and floor.Time·floor.MemoryKiB KiB-passes in all (so 46 MiB with one pass
+// passes the OWASP floor too), with a salt of at least 16 bytes. Upper
+// bounds are those of ParseVerifier.
+func CheckNewVerifier(v Verifier, floor KDFParams) error {
+	if msg := v.KDF.check(); msg != "" {
+		return errors.New("auth: " + msg)
+	}
+	if msg := checkSalt(v.Salt); msg != "" {
+		return errors.New("auth: " + msg)
+	}
+	switch {
+	case len(v.Salt) < saltLen:
+		return fmt.Errorf("auth: salt of %d bytes; at least %d are needed", len(v.Salt), saltLen)
+	case v.KDF.MemoryKiB < floor.MemoryKiB:
+		return fmt.Errorf("auth: argon2id memory %d KiB; at least %d KiB are needed", v.KDF.MemoryKiB, floor.MemoryKiB)
+	case uint64(v.KDF.Time)*uint64(v.KDF.MemoryKiB) < uint64(floor.Time)*uint64(floor.MemoryKiB):
+		return fmt.Errorf("auth: argon2id cost t=%d, m=%d KiB is too low; at least t·m = %d KiB is needed", v.KDF.Time, v.KDF.MemoryKiB, uint64(floor.Time)*uint64(floor.MemoryKiB))
+	}
+	return nil
+}

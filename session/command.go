@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cubby-dev/cubby/auth/users"
 	"github.com/cubby-dev/cubby/sandbox"
@@ -61,6 +64,16 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 	if !ok {
 		return s.replyError(errorf(wire.KindAuth, "your account is no longer active"), "")
 	}
+	if words[0].text == "quota" {
+		if len(words) > 1 {
+			return s.replyError(errorf(wire.KindInvalid, "quota: too many arguments"), "")
+		}
+		text, err := s.conn.srv.usage.quotaText(ctx, u)
+		if err != nil {
+			return s.replyError(err, "quota")
+		}
+		return s.print(text)
+	}
 	prog := words[0].text
 	if !allowed(u, prog) {
 		return s.replyError(errorf(wire.KindNotAllowed, fmt.Sprintf("'%s' is not allowed for %s", prog, u.Name)), "")
@@ -80,6 +93,21 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 	if err != nil {
 		return s.replyError(err, "")
 	}
+	quotas := s.conn.srv.usage
+	quotaLimited := false
+	if u.Quota > 0 {
+		// No one file may grow past what is left of the quota. RLIMIT_FSIZE
+		// is per file, so many files can still overshoot together; the
+		// walk after the command sees that, and uploads are then refused.
+		snap, err := quotas.usage(ctx, u.Name)
+		if err != nil {
+			return s.replyError(err, "")
+		}
+		left := max(u.Quota-snap.total(), quotaFloor)
+		if left < cmp.Or(limits.FileSize, sandbox.DefaultLimits().FileSize) {
+			limits.FileSize, quotaLimited = left, true
+		}
+	}
 	spec := sandbox.Spec{
 		User:   u.Name,
 		Home:   filepath.Join(s.conn.srv.homesDir(), u.Name),
@@ -98,12 +126,24 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 	s.startActive(ctx, input, func(ctx context.Context) error {
 		start := time.Now()
 		code, err := s.conn.srv.Jail.Run(ctx, spec)
+		// The command may have changed anything in the home.
+		walked := quotas.remeasure(u.Name)
+		stopped := quotaLimited && code == 128+int(unix.SIGXFSZ)
 		limit := ""
 		switch {
 		case errors.Is(err, sandbox.ErrTimeout):
 			limit = "wall clock"
 		case errors.Is(err, sandbox.ErrOutputLimit):
 			limit = "output"
+		case err == nil && stopped:
+			limit = "quota"
+		}
+		if err == nil || errors.Is(err, sandbox.ErrTimeout) || errors.Is(err, sandbox.ErrOutputLimit) {
+			if notice := quotas.quotaNotice(ctx, u, walked, stopped); notice != "" {
+				if _, err := spec.Stderr.Write([]byte(notice)); err != nil {
+					return err
+				}
+			}
 		}
 		s.log.Info("command", "argv0", prog, "args", len(argv)-1, "cwd", display(s.cwd), "exit", code,
 			"duration", time.Since(start).Round(time.Millisecond), "limit", limit, "err", err)
@@ -176,7 +216,7 @@ func (s *session) cd(args []string) error {
 
 func (s *session) help() string {
 	var b strings.Builder
-	b.WriteString("built-in: cd [DIR], pwd, help\n")
+	b.WriteString("built-in: cd [DIR], pwd, quota, help\n")
 	if u, ok := s.conn.srv.userDB().Lookup(s.home.user); ok {
 		if slices.Contains(u.Commands, users.AnyCommand) {
 			b.WriteString("programs: any program installed on the server\n")

@@ -3,6 +3,7 @@ package session
 import (
 	"container/list"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -32,6 +33,11 @@ type conn struct {
 	kicked atomic.Pointer[string]
 	// pendingFinal is the server-final message, held until the home opens.
 	pendingFinal []byte
+	// method is how the user logged in, for logs: "password" or "publickey".
+	method string
+	// cb is the connection's tls-exporter channel binding and serverID the
+	// SHA-256 of the certificate it presented; set before the login.
+	cb, serverID []byte
 
 	// Guarded by srv.mu: the place among the connections waiting to log
 	// in (nil once logged in or dropped), and the user once logged in.
@@ -100,11 +106,27 @@ func (c *conn) serve() {
 
 	cfg := c.srv.TLSConfig.Clone()
 	cfg.MinVersion = tls.VersionTLS13
+	// Every certificate goes through GetCertificate (crypto/tls skips it
+	// when Certificates is set and the client sends no server name), so
+	// the one served is known.
+	cfg.Certificates = nil
+	var served *tls.Certificate
+	cfg.GetCertificate = func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		cert, err := pickCertificate(c.srv.TLSConfig, hi)
+		served = cert
+		return cert, err
+	}
 	tc := tls.Server(c.nc, cfg)
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.log.Info("closing: TLS handshake failed", "err", err)
 		return
 	}
+	if served == nil || len(served.Certificate) == 0 {
+		c.log.Error("closing: no certificate was served")
+		return
+	}
+	id := sha256.Sum256(served.Certificate[0])
+	c.serverID = id[:]
 	wc := wire.NewConn(tc)
 
 	user, err := c.login(tc, wc)
@@ -115,7 +137,7 @@ func (c *conn) serve() {
 		return
 	}
 	if err := c.srv.loggedIn(c, user); err != nil {
-		c.log.Warn("login refused", "user", user, "method", "password", "reason", err)
+		c.log.Warn("login refused", "user", user, "method", c.method, "reason", err)
 		c.writeError(wc, toWire(err, ""))
 		return
 	}
@@ -133,21 +155,23 @@ func (c *conn) serve() {
 		return
 	}
 	c.pendingFinal = nil
-	c.log.Info("login succeeded", "method", "password")
+	c.log.Info("login succeeded", "method", c.method)
 
 	s := &session{conn: c, wc: wc, home: h, cwd: ".", log: c.log}
 	s.run(c.ctx)
 }
 
-// login runs the SCRAM exchange and returns the authenticated user. The
-// server-final message waits in pendingFinal until the home is open, so
-// that AuthOK is only sent for a session that can really start.
+// login runs the login exchange the client asks for, SCRAM or public
+// key, and returns the authenticated user. The server-final message waits
+// in pendingFinal until the home is open, so that AuthOK is only sent for
+// a session that can really start.
 func (c *conn) login(tc *tls.Conn, wc *wire.Conn) (string, error) {
 	cs := tc.ConnectionState()
 	cb, err := cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
 	if err != nil {
 		return "", fmt.Errorf("session: channel binding: %w", err)
 	}
+	c.cb = cb
 	// The name is known once First has parsed it; the guard decides
 	// before the password is checked.
 	var claimed string
@@ -166,8 +190,14 @@ func (c *conn) login(tc *tls.Conn, wc *wire.Conn) (string, error) {
 	if !ok {
 		return "", c.unexpected(wc, m, "AuthStart")
 	}
-	if start.Mechanism != auth.Mechanism {
-		c.writeError(wc, &wire.Error{Kind: wire.KindAuth, Message: fmt.Sprintf("login mechanism %q is not supported; this server uses %s", start.Mechanism, auth.Mechanism)})
+	switch start.Mechanism {
+	case auth.Mechanism:
+		c.method = "password"
+	case auth.PubkeyMechanism:
+		c.method = "publickey"
+		return c.keyLogin(wc, start.Message)
+	default:
+		c.writeError(wc, &wire.Error{Kind: wire.KindAuth, Message: fmt.Sprintf("login mechanism %q is not supported; this server uses %s and %s", start.Mechanism, auth.Mechanism, auth.PubkeyMechanism)})
 		return "", fmt.Errorf("session: unsupported mechanism %q", start.Mechanism)
 	}
 	first, err := sl.First(start.Message)

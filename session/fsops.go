@@ -112,6 +112,9 @@ func (s *session) makeDir(rel string, perm os.FileMode) error {
 	if err := s.home.root.Mkdir(rel, perm); err != nil {
 		return err
 	}
+	if fi, err := s.home.root.Lstat(rel); err == nil {
+		s.conn.srv.usage.grew(s.home.user, fi.Size())
+	}
 	if err := s.giveToOwner(rel); err != nil {
 		return err
 	}

@@ -94,6 +94,13 @@ type Server struct {
 	// Users are the accounts when the server starts; SetUsers replaces
 	// them while it runs.
 	Users UserDB
+	// UsersFile is the users file that Users came from. Users change
+	// their own passwords in it (users.SetPassword); when it is empty,
+	// password changes are refused.
+	UsersFile string
+	// MinPasswordKDF is the weakest argon2id cost accepted for a new
+	// password's verifier; the zero value means auth.MinNewKDFParams.
+	MinPasswordKDF auth.KDFParams
 	// DataDir holds homes/<user> and the partial uploads.
 	DataDir string
 	// FakeSaltKey keys the fake salts given for unknown users.
@@ -138,6 +145,7 @@ type Server struct {
 	// users, once set by SetUsers, replaces Users.
 	users atomic.Pointer[UserDB]
 
+	usage     *usageBook // quota usage per user, made by init
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
@@ -194,6 +202,7 @@ func (s *Server) init() error {
 		s.conns = map[*conn]struct{}{}
 		s.unauth = list.New()
 		s.sessions = map[string]int{}
+		s.usage = s.newUsageBook()
 		if s.Guard == nil {
 			s.Guard = &LoginGuard{Now: s.Now}
 		}

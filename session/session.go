@@ -144,6 +144,8 @@ func (s *session) dispatch(ctx context.Context, m wire.Message) (err error) {
 		return s.mkdir(m)
 	case *wire.SetAttr:
 		return s.setAttr(m)
+	case *wire.Passwd:
+		return s.passwd(ctx, m)
 	default:
 		return s.conn.unexpected(s.wc, m, "a request")
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -78,6 +79,26 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 		return s.replyError(errorf(wire.KindInvalid, subject+": size too large"), subject)
 	}
 	size := int64(req.Size)
+
+	// The quota is checked before anything is stored, against the full
+	// declared size (a resumed upload's partial counts as part of it)
+	// less the file it replaces.
+	u, ok := s.conn.srv.userDB().Lookup(s.home.user)
+	if !ok {
+		return s.replyError(errorf(wire.KindAuth, "your account is no longer active"), subject)
+	}
+	var replaced int64
+	if fi, err := s.home.root.Lstat(target); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			replaced = replacedSize(&unix.Stat_t{Mode: st.Mode, Nlink: st.Nlink, Size: st.Size})
+		}
+	}
+	quotas := s.conn.srv.usage
+	res, err := quotas.reserve(ctx, u, stem(target)+".part", size, replaced, subject)
+	if err != nil {
+		return s.replyError(err, subject)
+	}
+	defer quotas.release(res)
 
 	p, err := s.conn.srv.openPartial(s.home.user, target)
 	if err != nil {
@@ -176,12 +197,18 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 			if req.MTime != 0 {
 				mtime = time.Unix(0, req.MTime)
 			}
+			var old unix.Stat_t
+			replaced := int64(0)
+			if unix.Fstatat(int(dir.Fd()), base, &old, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				replaced = replacedSize(&old)
+			}
 			if err := p.commit(dir, base, s.conn.srv.HomeOwner, os.FileMode(req.Mode&0o777), mtime, sum); err != nil {
 				if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
 					return s.replyError(errorf(wire.KindIsDir, subject+": is a directory"), subject)
 				}
 				return s.replyError(err, subject)
 			}
+			quotas.committed(res, size, replaced)
 			s.log.Info("upload", "path", subject, "bytes", size, "resumed", start.Offset > 0, "resumed_from", start.Offset, "sha256", hex.EncodeToString(sum[:]))
 			s.refreshWriteDeadline()
 			return s.wc.WriteMessage(&wire.TransferDone{Path: subject, Size: uint64(size), Sum: sum})

@@ -14,6 +14,7 @@ const (
 	MaxTextLen    = 256      // short identifiers: user names, mechanisms, versions
 	MaxLineLen    = 64 << 10 // one command line
 	MaxEnv        = 16       // environment entries sent with a command
+	MaxVerifier   = 512      // a password verifier string
 )
 
 // Message is one framed protocol message. AppendBinary appends the payload
@@ -55,6 +56,8 @@ const (
 	TypeMkdir           Type = 0x26
 	TypeSetAttr         Type = 0x27
 	TypeOK              Type = 0x28
+	TypePasswd          Type = 0x29
+	TypePasswdOK        Type = 0x2a
 )
 
 // newMessage returns an empty message of type t, or nil for an unknown type.
@@ -108,6 +111,10 @@ func newMessage(t Type) Message {
 		return new(SetAttr)
 	case TypeOK:
 		return new(OK)
+	case TypePasswd:
+		return new(Passwd)
+	case TypePasswdOK:
+		return new(PasswdOK)
 	}
 	return nil
 }
@@ -745,4 +752,47 @@ func (m *OK) UnmarshalBinary(p []byte) error {
 	d := decoder{b: p}
 	m.Path = d.string(MaxPathLen)
 	return d.finish()
+}
+
+// Passwd changes the logged-in user's password. Message is the
+// client-first-message of a fresh login exchange for the session's user,
+// proving the old password: the server answers with AuthChallenge, the
+// client with AuthResponse, and the server ends with PasswdOK or an Error.
+// Verifier is the new password's verifier (auth.Verifier.String),
+// computed by the client, so that neither password crosses the wire.
+type Passwd struct {
+	Message  []byte
+	Verifier string
+}
+
+func (*Passwd) Type() Type { return TypePasswd }
+
+func (m *Passwd) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkBytes("login message", m.Message, MaxAuthLen); err != nil {
+		return b, err
+	}
+	if err := checkText("verifier", m.Verifier, MaxVerifier); err != nil {
+		return b, err
+	}
+	b = appendBytes(b, m.Message)
+	return appendString(b, m.Verifier), nil
+}
+
+func (m *Passwd) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	*m = Passwd{Message: d.bytes(MaxAuthLen), Verifier: d.string(MaxVerifier)}
+	return d.finish()
+}
+
+// PasswdOK ends a password change: the new verifier is stored. Message is
+// the server-final-message of the exchange that proved the old password.
+type PasswdOK struct{ Message []byte }
+
+func (*PasswdOK) Type() Type { return TypePasswdOK }
+
+func (m *PasswdOK) AppendBinary(b []byte) ([]byte, error) { return appendAuth(b, m.Message) }
+
+func (m *PasswdOK) UnmarshalBinary(p []byte) (err error) {
+	m.Message, err = decodeAuth(p)
+	return err
 }

@@ -45,6 +45,8 @@ var samples = []Message{
 	&Mkdir{Path: "a/b/c", Mode: 0o755, Parents: true},
 	&SetAttr{Path: "a", SetMode: true, Mode: 0o700, MTime: 99},
 	&OK{Path: "~/a/b/c"},
+	&Passwd{Message: []byte("p=tls-exporter,,n=alice,r=abc"), Verifier: "scram-argon2id$v=19$m=65536,t=3,p=4$c2FsdA$a2V5$a2V5"},
+	&PasswdOK{Message: []byte("v=c2ln")},
 }
 
 func allTypes() []Type {
@@ -212,6 +214,7 @@ func TestEncodeRefusesWhatDecodeWouldReject(t *testing.T) {
 		&UploadRequest{Name: "\xff"},
 		&Error{Message: strings.Repeat("e", MaxMessageLen+1)},
 		&AuthStart{Message: make([]byte, MaxAuthLen+1)},
+		&Passwd{Verifier: strings.Repeat("v", MaxVerifier+1)},
 	}
 	for _, m := range tests {
 		if err := NewConn(new(bytes.Buffer)).WriteMessage(m); err == nil {

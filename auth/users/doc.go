@@ -15,6 +15,7 @@
 //	password = "scram-argon2id$v=19$m=65536,t=3,p=4$<salt>$<storedkey>$<serverkey>"
 //	disabled = false
 //	demo = false
+//	keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... alice@laptop"]
 //	commands = ["ls", "cat"]
 //	quota = "500MiB"
 //	max_timeout = "1h"
@@ -36,6 +37,10 @@
 //     max_timeout must not be less than timeout.
 //   - password: the verifier written by [auth.Verifier.String], never the
 //     password itself. Every user must have one.
+//   - keys: SSH public keys the user may log in with instead of the
+//     password, one authorized_keys line each ("ssh-ed25519 AAAA... comment",
+//     no options); Ed25519, ECDSA and RSA of at least 2048 bits. See
+//     [auth.ParseAuthorizedKey].
 //   - disabled: true keeps the account in the file but refuses its logins.
 //   - demo: true marks a demonstration account. The caller (cubbyd) must serve
 //     demo accounts only on a loopback address; see [Config.HasDemo].

@@ -10,6 +10,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/cubby-dev/cubby/auth"
+	"golang.org/x/crypto/ssh"
 )
 
 // fileDoc is the layout of users.toml as the toml package decodes it.
@@ -35,6 +36,7 @@ type userDoc struct {
 	Password *string `toml:"password"`
 	Disabled bool    `toml:"disabled"`
 	Demo     bool    `toml:"demo"`
+	Keys     *[]any  `toml:"keys"`
 	settingsDoc
 }
 
@@ -49,6 +51,7 @@ const (
 	kindSize
 	kindDuration
 	kindInteger
+	kindKeys
 )
 
 // userKey and defaultKey return what the keys allowed in a [users.NAME]
@@ -59,6 +62,8 @@ func userKey(name string) (valueKind, bool) {
 		return kindString, true
 	case "disabled", "demo":
 		return kindBool, true
+	case "keys":
+		return kindKeys, true
 	}
 	return defaultKey(name)
 }
@@ -195,7 +200,7 @@ func (k valueKind) accepts(tomlType string) bool {
 		return tomlType == "String"
 	case kindBool:
 		return tomlType == "Bool"
-	case kindCommands:
+	case kindCommands, kindKeys:
 		return tomlType == "Array"
 	case kindSize, kindDuration:
 		return tomlType == "String" || tomlType == "Integer"
@@ -221,6 +226,8 @@ func (k valueKind) want() string {
 		return `a duration such as "90s" or "2m", or an integer number of seconds`
 	case kindInteger:
 		return "an integer"
+	case kindKeys:
+		return `an array of public keys such as ["ssh-ed25519 AAAA... alice@laptop"]`
 	}
 	return "?"
 }
@@ -280,9 +287,14 @@ func (v *validator) build(doc *fileDoc) (*Config, error) {
 			return nil, err
 		}
 		verifier, _ := auth.ParseVerifier(*d.Password)
+		var keys []ssh.PublicKey
+		if d.Keys != nil {
+			keys, _ = keyList(*d.Keys)
+		}
 		c.Users[name] = &User{
 			Name:     name,
 			Verifier: verifier,
+			Keys:     keys,
 			Disabled: d.Disabled,
 			Demo:     d.Demo,
 			Commands: s.Commands,
@@ -322,6 +334,7 @@ func (v *validator) checkValues(doc *fileDoc) error {
 	for _, key := range v.md.Keys() {
 		var s settingsDoc
 		var password *string
+		var keys *[]any
 		switch {
 		case len(key) == 2 && key[0] == "defaults":
 			s = doc.Defaults
@@ -329,6 +342,7 @@ func (v *validator) checkValues(doc *fileDoc) error {
 			d := doc.Users[key[1]]
 			s = d.settingsDoc
 			password = d.Password
+			keys = d.Keys
 		default:
 			continue
 		}
@@ -342,6 +356,10 @@ func (v *validator) checkValues(doc *fileDoc) error {
 			}
 		case "commands":
 			_, err = commandList(*s.Commands)
+		case "keys":
+			if keys != nil {
+				_, err = keyList(*keys)
+			}
 		case "quota":
 			_, err = quotaBytes(s.Quota)
 		default:
@@ -388,6 +406,23 @@ func commandList(list []any) ([]string, error) {
 			return nil, fmt.Errorf("entry %d %q %s", i+1, name, msg)
 		}
 		out = append(out, name)
+	}
+	return out, nil
+}
+
+// keyList checks and parses a decoded keys array of authorized_keys lines.
+func keyList(list []any) ([]ssh.PublicKey, error) {
+	out := make([]ssh.PublicKey, 0, len(list))
+	for i, e := range list {
+		line, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("entry %d must be a string, not %s", i+1, goTypeName(e))
+		}
+		key, _, err := auth.ParseAuthorizedKey(line)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %s", i+1, strings.TrimPrefix(err.Error(), "auth: "))
+		}
+		out = append(out, key)
 	}
 	return out, nil
 }

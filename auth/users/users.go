@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cubby-dev/cubby/auth"
+	"golang.org/x/crypto/ssh"
 )
 
 // AnyCommand, as the only entry or one of the entries of a commands list,
@@ -48,6 +49,9 @@ type User struct {
 	Name string
 	// Verifier checks the user's password; see the auth package.
 	Verifier auth.Verifier
+	// Keys are the SSH public keys the user may log in with instead of
+	// the password (key keys, authorized_keys lines).
+	Keys []ssh.PublicKey
 	// Disabled accounts are listed but must not be able to log in.
 	Disabled bool
 	// Demo marks a demonstration account, to be served only on loopback.

@@ -28,10 +28,12 @@ const usage = `usage: cubby [options] [USER@]HOST[:PORT] [COMMAND [ARGS...]]
        cubby [options] -b FILE [USER@]HOST[:PORT]
 
 commands: upload LOCAL... [REMOTE], download REMOTE... [LOCAL] (-r for folders,
---resume to continue an interrupted transfer), lcd, lpwd, lls, help; anything
-else runs on the server. Without a command, cubby reads commands from a prompt
+--resume to continue an interrupted transfer), lcd, lpwd, lls, passwd, help;
+anything else runs on the server. Without a command, cubby reads commands from a prompt
 (line editing, history, Tab completion), or line by line from a pipe.
-The password comes from a prompt, --password-stdin, or $CUBBY_PASSWORD.
+Login: with the SSH key given by -i (an encrypted key asks for its
+passphrase), else with the keys of a running ssh-agent ($SSH_AUTH_SOCK), then
+with the password, from a prompt, --password-stdin, or $CUBBY_PASSWORD.
 Exit status: the remote command's, 1 when a client command fails, 255 when
 cubby cannot connect or log in.
 
@@ -51,6 +53,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	timeout := fs.Duration("timeout", 0, "wall-clock limit for each remote command, up to the server's cap for you (default: the server's)")
 	batch := fs.String("b", "", "run the commands in `FILE` (- for stdin) like sftp -b: echo each, stop at the first that fails unless its line starts with -")
 	quiet := fs.Bool("q", false, "no progress bars")
+	identity := fs.String("i", "", "log in with the SSH private key in `FILE` (such as ~/.ssh/id_ed25519); its public key must be in your keys on the server")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -107,9 +110,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Password: func() ([]byte, error) {
 			return password(userName, addr, *pwStdin, getenv, in, tty, stderr)
 		},
+		IdentityFile: *identity,
+	}
+	if *identity == "" {
+		cfg.AgentSocket = getenv("SSH_AUTH_SOCK")
 	}
 	if tty != nil {
 		cfg.ConfirmHost = func(host, fp string) (bool, error) { return confirmHost(host, fp, in, stderr) }
+		cfg.Passphrase = func(file string) ([]byte, error) {
+			return readSecret(tty, stderr, fmt.Sprintf("Enter passphrase for key '%s': ", file))
+		}
 	}
 	dialCtx, stopDial := context.WithCancel(ctx)
 	go func() {
@@ -128,6 +138,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer c.Close()
 	sh := shell.New(c, hostOnly(addr), stdout, stderr)
 	sh.Interrupt = interrupt
+	if tty != nil {
+		sh.ReadPassword = func(prompt string) ([]byte, error) { return readSecret(tty, stderr, prompt) }
+	}
 	out := terminal(stdout)
 	if out != nil && !*quiet {
 		restore := enableVT(out)
@@ -240,10 +253,7 @@ func password(userName, addr string, fromStdin bool, getenv func(string) string,
 	case getenv("CUBBY_PASSWORD") != "":
 		return []byte(getenv("CUBBY_PASSWORD")), nil
 	case tty != nil:
-		fmt.Fprintf(stderr, "%s@%s's password: ", userName, addr)
-		pw, err := term.ReadPassword(int(tty.Fd()))
-		fmt.Fprintln(stderr)
-		return pw, err
+		return readSecret(tty, stderr, fmt.Sprintf("%s@%s's password: ", userName, addr))
 	}
 	return nil, errors.New("no password: standard input is not a terminal; use --password-stdin or CUBBY_PASSWORD")
 }
@@ -264,4 +274,13 @@ func confirmHost(host, fp string, in *bufio.Reader, stderr io.Writer) (bool, err
 		}
 		fmt.Fprintln(stderr, "Please type 'yes' or 'no'.")
 	}
+}
+
+// readSecret shows prompt on stderr and reads a line from the terminal
+// without echo.
+func readSecret(tty *os.File, stderr io.Writer, prompt string) ([]byte, error) {
+	fmt.Fprint(stderr, prompt)
+	pw, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(stderr)
+	return pw, err
 }

@@ -158,6 +158,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv := &session.Server{
 		TLSConfig:   tlsCfg,
 		Users:       cfg,
+		UsersFile:   common.config,
 		DataDir:     common.dataDir(),
 		FakeSaltKey: fakeSaltKey(key.Seed()),
 		Logger:      log,

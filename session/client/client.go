@@ -28,8 +28,22 @@ var (
 type Config struct {
 	User string
 	// Password is called once the server's identity is settled, so that a
-	// prompt comes after the host-key question, as in ssh.
+	// prompt comes after the host-key question, as in ssh. It is used
+	// only when no key logged in; nil means keys only.
 	Password func() ([]byte, error)
+	// IdentityFile is an SSH private key (OpenSSH or PEM format) to log
+	// in with, as ssh -i. It is read when Dial starts.
+	IdentityFile string
+	// Passphrase asks for the passphrase of an encrypted IdentityFile,
+	// without echo. Nil makes an encrypted key an error.
+	Passphrase func(file string) ([]byte, error)
+	// AgentSocket is the unix socket of a running ssh-agent (what
+	// SSH_AUTH_SOCK names). When IdentityFile is empty, the agent's keys
+	// are tried, each on its own connection, before the password.
+	AgentSocket string
+	// PasswordKDF is the argon2id cost of the verifier Passwd computes for
+	// a new password; the zero value means auth.DefaultKDFParams.
+	PasswordKDF auth.KDFParams
 	// KnownHosts pins self-signed server keys (trust on first use).
 	KnownHosts *knownhosts.Store
 	// AcceptNewHost pins an unknown key without asking; a changed key is
@@ -83,18 +97,63 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	password, err := cfg.Password()
+	// fresh returns c, or a new connection if c was used or is old: the
+	// server allows little time from accept to login, and a user who was
+	// slow at a prompt gets a fresh connection.
+	fresh := func() (*dialed, error) {
+		if c != nil && time.Since(c.dialed) <= 5*time.Second {
+			return c, nil
+		}
+		if c != nil {
+			c.Close()
+		}
+		c = nil
+		return dialTLS(ctx, addr, host, cfg, timeout)
+	}
+	signers, closeAgent, err := cfg.signers()
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	// The server allows little time from accept to login; a user who was
-	// slow at a prompt gets a fresh connection.
-	if time.Since(c.dialed) > 5*time.Second {
-		c.Close()
-		if c, err = dialTLS(ctx, addr, host, cfg, timeout); err != nil {
+	defer closeAgent()
+	var keyErr error
+	for _, signer := range signers {
+		d, err := fresh()
+		if err != nil {
 			return nil, err
 		}
+		c = nil // a failed key login ends the connection
+		cl := &Client{cfg: cfg, nc: d.nc, tc: d.tc, wc: wire.NewConn(d.tc)}
+		err = cl.keyLogin(signer)
+		if err == nil {
+			d.nc.SetDeadline(time.Time{})
+			return cl, nil
+		}
+		cl.Close()
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Kind != wire.KindAuth {
+			return nil, err
+		}
+		keyErr = err
+	}
+	if cfg.Password == nil {
+		if c != nil {
+			c.Close()
+		}
+		if keyErr == nil {
+			keyErr = errors.New("client: no key to log in with, and no password")
+		}
+		return nil, keyErr
+	}
+	password, err := cfg.Password()
+	if err != nil {
+		if c != nil {
+			c.Close()
+		}
+		return nil, err
+	}
+	if c, err = fresh(); err != nil {
+		return nil, err
 	}
 	cl := &Client{cfg: cfg, nc: c.nc, tc: c.tc, wc: wire.NewConn(c.tc)}
 	if err := cl.login(password); err != nil {

@@ -33,6 +33,7 @@ var commands = []command{
 	{[]string{"lcd"}, "[DIR]", "change the local folder (default: your local home)"},
 	{[]string{"lpwd"}, "", "print the local folder"},
 	{[]string{"lls"}, "[-a] [-l] [PATH...]", "list local files (-a: hidden ones too; -l: sizes and times)"},
+	{[]string{"passwd"}, "", "change your password: asks for the current one, then the new one twice"},
 	{[]string{"help", "?"}, "[COMMAND]", "list the commands, or describe one"},
 	{[]string{"quit", "exit", "bye"}, "", "end the session (Ctrl-D does too)"},
 }
@@ -148,6 +149,8 @@ func (s *Shell) run(ctx context.Context, name string, args []string) error {
 		return nil
 	case "lls":
 		return s.lls(args)
+	case "passwd":
+		return s.passwd(ctx, args)
 	case "help", "?":
 		return s.help(ctx, args)
 	case "quit", "exit", "bye":

@@ -18,6 +18,7 @@ const maxLine = 64 << 10
 func (s *Shell) Loop(ctx context.Context, in io.Reader, prompt bool) int {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, maxLine), maxLine)
+	defer s.linesFrom(sc)()
 	status := ExitOK
 	for {
 		if prompt {
@@ -33,11 +34,12 @@ func (s *Shell) Loop(ctx context.Context, in io.Reader, prompt bool) int {
 			}
 			return status
 		}
-		st, quit := s.RunLine(ctx, sc.Text())
+		line := sc.Text() // passwd may read more lines from sc
+		st, quit := s.RunLine(ctx, line)
 		if quit {
 			return ExitOK
 		}
-		if strings.TrimSpace(sc.Text()) != "" {
+		if strings.TrimSpace(line) != "" {
 			status = st
 		}
 	}
@@ -79,6 +81,7 @@ func ParseBatchLine(raw string) (l BatchLine, ok bool) {
 func (s *Shell) Batch(ctx context.Context, in io.Reader) int {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, maxLine), maxLine)
+	defer s.linesFrom(sc)()
 	for n := 1; sc.Scan(); n++ {
 		l, ok := ParseBatchLine(sc.Text())
 		if !ok {
@@ -99,4 +102,16 @@ func (s *Shell) Batch(ctx context.Context, in io.Reader) int {
 		return ExitFailed
 	}
 	return ExitOK
+}
+
+// linesFrom lets passwd read its lines from sc until the returned func
+// is called.
+func (s *Shell) linesFrom(sc *bufio.Scanner) func() {
+	s.nextLine = func() (string, bool) {
+		if !sc.Scan() {
+			return "", false
+		}
+		return sc.Text(), true
+	}
+	return func() { s.nextLine = nil }
 }

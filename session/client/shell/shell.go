@@ -52,6 +52,13 @@ type Shell struct {
 	// Width reports the terminal's width for progress bars; nil means
 	// 80 columns.
 	Width func() int
+	// ReadPassword asks for a password on the terminal without echo, for
+	// passwd. Nil means there is no terminal: passwd then reads lines
+	// from the command input (a pipe or batch file) or from Stdin.
+	ReadPassword func(prompt string) ([]byte, error)
+
+	// nextLine, while Loop or Batch runs, reads the next input line.
+	nextLine func() (string, bool)
 }
 
 // New returns a Shell for c writing to stdout and stderr.
