@@ -3,36 +3,19 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/cubby-dev/cubby/cmd/internal/clitest"
 )
 
 // runCubby runs the built client in dir and returns stdout, stderr and
 // the exit status.
 func runCubby(t *testing.T, dir, stdin string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), "cubby"), args...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	return clitest.Run(t, filepath.Join(binaries(t), "cubby"), dir, stdin, env, args...)
 }
 
 // TestBatch runs batch files like sftp -b: commands echoed, "-" lines

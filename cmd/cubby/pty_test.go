@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -12,138 +11,39 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cubby-dev/cubby/cmd/internal/clitest"
 )
 
 // These tests drive the real cubby binary in a real pseudo-terminal
 // (opened from /dev/ptmx, so nothing needs installing) against a real
 // cubbyd.
 
-// binDir holds cubby and cubbyd, built once for the tests that need them.
-var (
-	binDir   string
-	buildErr error
-	build    sync.Once
-)
+// bins builds cubby and cubbyd once, for the tests that need them.
+var bins clitest.Binaries
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	bins.Remove()
 	os.Exit(code)
 }
 
-// binaries builds cubby and cubbyd (with the race detector) on first use.
-func binaries(t *testing.T) string {
-	t.Helper()
-	build.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "cubby-pty-"); buildErr != nil {
-			return
-		}
-		for _, pkg := range []string{"github.com/cubby-dev/cubby/cmd/cubbyd", "github.com/cubby-dev/cubby/cmd/cubby"} {
-			out, err := exec.Command("go", "build", "-race", "-o", binDir, pkg).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
-}
-
-// syncBuffer collects output written by one goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+func binaries(t *testing.T) string { return bins.Dir(t) }
 
 // startCubbyd runs cubbyd serve with args until the test ends and returns
 // its address and log.
-func startCubbyd(t *testing.T, args ...string) (string, *syncBuffer) {
+func startCubbyd(t *testing.T, args ...string) (string, *clitest.Log) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binaries(t), "cubbyd"), append([]string{"serve"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	log := &syncBuffer{}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			t.Error("cubbyd did not stop within 15s of SIGINT")
-		}
-		if t.Failed() {
-			t.Logf("cubbyd log:\n%s", log)
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			log.Write([]byte(sc.Text() + "\n"))
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-		if !sent {
-			close(found)
-		}
-	}()
-	select {
-	case addr, ok := <-found:
-		if !ok {
-			t.Fatalf("cubbyd exited before listening:\n%s", log)
-		}
-		return addr, log
-	case <-time.After(30 * time.Second):
-		t.Fatal("cubbyd did not start listening within 30s")
-	}
-	return "", nil
+	s := clitest.StartCubbyd(t, binaries(t), "", args...)
+	return s.Addr, s.Log
 }
 
-// traversableTempDir is a temp dir whose parents a jailed uid can pass.
-func traversableTempDir(t *testing.T) string {
-	d := t.TempDir()
-	for p := d; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
-		if err := os.Chmod(p, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return d
-}
+func traversableTempDir(t *testing.T) string { return clitest.TraversableTempDir(t) }
 
 // openPTY opens a pseudo-terminal pair through /dev/ptmx and gives the
 // terminal size cols×rows.
@@ -190,7 +90,7 @@ type session struct {
 	t      *testing.T
 	master *os.File
 	cmd    *exec.Cmd
-	screen *syncBuffer
+	screen *clitest.Log
 	mark   int // how much of screen the test has consumed
 	exited chan struct{}
 	err    error
@@ -213,7 +113,7 @@ func startSession(t *testing.T, env []string, args ...string) *session {
 		t.Fatal(err)
 	}
 	tty.Close()
-	s := &session{t: t, master: master, cmd: cmd, screen: &syncBuffer{}, exited: make(chan struct{})}
+	s := &session{t: t, master: master, cmd: cmd, screen: &clitest.Log{}, exited: make(chan struct{})}
 	go io.Copy(s.screen, master)
 	go func() {
 		s.err = cmd.Wait()

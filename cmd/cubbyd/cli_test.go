@@ -1,67 +1,42 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cubby-dev/cubby/cmd/internal/clitest"
 )
 
-// bin holds the cubbyd and cubby binaries built once for these tests.
-var bin string
+// bins builds cubbyd and cubby once for these tests; bin is their directory.
+var (
+	bins clitest.Binaries
+	bin  string
+)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cubby-cli-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = dir
-	for _, pkg := range []string{"github.com/cubby-dev/cubby/cmd/cubbyd", "github.com/cubby-dev/cubby/cmd/cubby"} {
-		out, err := exec.Command("go", "build", "-race", "-o", dir, pkg).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
-		}
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	bins.Remove()
 	os.Exit(code)
 }
 
+// server is a running cubbyd: its address and its log.
 type server struct {
 	addr string
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  fmt.Stringer
 }
 
-// syncBuffer is a log written by the reader goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// binaries builds the binaries on first use and sets bin.
+func binaries(t *testing.T) string {
+	bin = bins.Dir(t)
+	return bin
 }
-
-func (s *syncBuffer) WriteString(p string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.WriteString(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startCubbyd runs cubbyd serve with args and waits until it listens.
 func startCubbyd(t *testing.T, args ...string) *server {
@@ -72,92 +47,22 @@ func startCubbyd(t *testing.T, args ...string) *server {
 // startCubbydIn is startCubbyd in working directory dir.
 func startCubbydIn(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "cubbyd"), append([]string{"serve"}, args...)...)
-	cmd.Dir = dir
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, log: &syncBuffer{}}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			t.Error("cubbyd did not stop within 15s of SIGINT")
-		}
-		if t.Failed() {
-			t.Logf("cubbyd log:\n%s", s.log)
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			s.log.WriteString(sc.Text() + "\n")
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-		if !sent {
-			close(found)
-		}
-	}()
-	select {
-	case addr, ok := <-found:
-		if !ok {
-			t.Fatalf("cubbyd exited before listening:\n%s", s.log)
-		}
-		s.addr = addr
-	case <-time.After(30 * time.Second):
-		t.Fatal("cubbyd did not start listening within 30s")
-	}
-	return s
+	s := clitest.StartCubbyd(t, binaries(t), dir, args...)
+	return &server{addr: s.Addr, cmd: s.Cmd, log: s.Log}
 }
 
 // cubby runs the client and returns its stdout, stderr and exit status.
 func cubby(t *testing.T, stdin string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "cubby"), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	return clitest.Run(t, filepath.Join(binaries(t), "cubby"), "", stdin, env, args...)
 }
 
 func cubbyd(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "cubbyd"), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	return clitest.Run(t, filepath.Join(binaries(t), "cubbyd"), "", stdin, nil, args...)
 }
+
+func traversableTempDir(t *testing.T) string { return clitest.TraversableTempDir(t) }
 
 // TestDemoQuickstart walks the README's first steps with the example
 // users file: serve the demo accounts on loopback, log in, move the seed's
@@ -289,17 +194,6 @@ func TestBadUsersFileStopsServe(t *testing.T) {
 			}
 		})
 	}
-}
-
-// traversableTempDir is a temp dir whose parents a jailed uid can pass.
-func traversableTempDir(t *testing.T) string {
-	d := t.TempDir()
-	for p := d; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
-		if err := os.Chmod(p, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return d
 }
 
 // TestSeedTranscript replays the seed project's demo through the real

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cubby-dev/cubby/cmd/internal/clitest"
 )
 
 // waitLog waits until the server log contains want, and returns how long
@@ -78,12 +80,12 @@ func TestLiveReload(t *testing.T) {
 	t.Logf("erin logged in (one cubby run: %v) %v after `cubbyd user add` started", took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	// Dana has a session open when she is deleted.
-	sess := exec.Command(filepath.Join(bin, "cubby"), "--known-hosts", kh, "dana@"+srv.addr)
+	sess := exec.Command(filepath.Join(binaries(t), "cubby"), "--known-hosts", kh, "dana@"+srv.addr)
 	sess.Env = append(os.Environ(), "CUBBY_PASSWORD=dana-password-1")
 	stdin, _ := sess.StdinPipe()
 	stdout, _ := sess.StdoutPipe()
-	var errOut syncBuffer
-	sess.Stderr = writerFunc(errOut.WriteString)
+	var errOut clitest.Log
+	sess.Stderr = &errOut
 	if err := sess.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -132,9 +134,9 @@ func TestLiveReload(t *testing.T) {
 // waits until it listens.
 func startCubbydLogFile(t *testing.T, logPath string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "cubbyd"), append([]string{"serve"}, args...)...)
-	var stderr syncBuffer
-	cmd.Stderr = writerFunc(stderr.WriteString)
+	cmd := exec.Command(filepath.Join(binaries(t), "cubbyd"), append([]string{"serve"}, args...)...)
+	var stderr clitest.Log
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +164,6 @@ func startCubbydLogFile(t *testing.T, logPath string, args ...string) *server {
 	t.Fatalf("cubbyd did not log listening in %s within 30s; stderr:\n%s", logPath, stderr.String())
 	return nil
 }
-
-type writerFunc func(string)
-
-func (f writerFunc) Write(p []byte) (int, error) { f(string(p)); return len(p), nil }
 
 // TestSIGHUPReloadAndJSONLog turns polling off, so only SIGHUP reloads,
 // and checks the JSON audit log in a file.
