@@ -495,9 +495,16 @@ func (s *Shell) uploadTree(ctx context.Context, local, remote string, flags tran
 			return nil
 		})
 	}
-	opt, bar := s.transferOptions(filepath.Base(filepath.Clean(local))+"/", total, true, flags)
+	return s.tree(ctx, "uploaded", local, remote, filepath.Base(filepath.Clean(local))+"/", total, flags, s.Client.UploadTree)
+}
+
+// tree runs a recursive transfer with a progress bar and reports it as
+// "<verb> from to: N files, M directories, summary".
+func (s *Shell) tree(ctx context.Context, verb, from, to, label string, total int64, flags transferFlags,
+	run func(context.Context, string, string, client.TransferOptions, func(string, string)) (*client.TreeResult, error)) error {
+	opt, bar := s.transferOptions(label, total, true, flags)
 	start := time.Now()
-	tr, err := s.Client.UploadTree(ctx, local, remote, opt, func(p, why string) {
+	tr, err := run(ctx, from, to, opt, func(p, why string) {
 		if bar != nil {
 			bar.Clear()
 		}
@@ -509,7 +516,7 @@ func (s *Shell) uploadTree(ctx context.Context, local, remote string, flags tran
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Stdout, "uploaded %s to %s: %d files, %d directories, %s, sha256 ok\n", local, remote, tr.Files, tr.Dirs, progress.Summary(tr.Bytes, tr.Bytes, time.Since(start)))
+	fmt.Fprintf(s.Stdout, "%s %s to %s: %d files, %d directories, %s, sha256 ok\n", verb, from, to, tr.Files, tr.Dirs, progress.Summary(tr.Bytes, tr.Bytes, time.Since(start)))
 	return nil
 }
 
@@ -565,22 +572,7 @@ func safeLocalName(name string) bool {
 }
 
 func (s *Shell) downloadTree(ctx context.Context, remote, local string, flags transferFlags) error {
-	opt, bar := s.transferOptions(path.Base(strings.TrimRight(remote, "/"))+"/", -1, true, flags)
-	start := time.Now()
-	tr, err := s.Client.DownloadTree(ctx, remote, local, opt, func(p, why string) {
-		if bar != nil {
-			bar.Clear()
-		}
-		s.skipped(p, why)
-	})
-	if bar != nil {
-		bar.Clear()
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(s.Stdout, "downloaded %s to %s: %d files, %d directories, %s, sha256 ok\n", remote, local, tr.Files, tr.Dirs, progress.Summary(tr.Bytes, tr.Bytes, time.Since(start)))
-	return nil
+	return s.tree(ctx, "downloaded", remote, local, path.Base(strings.TrimRight(remote, "/"))+"/", -1, flags, s.Client.DownloadTree)
 }
 
 func resumed(from int64) string {
