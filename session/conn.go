@@ -206,32 +206,13 @@ func (c *conn) login(tc *tls.Conn, wc *wire.Conn) (string, error) {
 		return "", c.authFailed(wc, err)
 	}
 	guard := c.srv.Guard
-	v := guard.Check(claimed, remote)
-	if v.Refuse {
-		c.log.Warn("login refused: too many failures", "user", GuardName(claimed), "method", "password", "rule", v.Why, "retry_in", v.RetryIn.Round(time.Millisecond))
-		c.writeError(wc, &wire.Error{Kind: wire.KindAuth, Message: v.Message})
-		return "", fmt.Errorf("session: login of %q refused by the %s rule for %v", claimed, v.Why, v.RetryIn)
-	}
-	if err := wc.WriteMessage(&wire.AuthChallenge{Message: first}); err != nil {
+	v, err := c.checkGuard(wc, claimed, remote)
+	if err != nil {
 		return "", err
 	}
-	m, err = wc.ReadMessage()
+	resp, err := c.challenge(wc, first, v, claimed)
 	if err != nil {
-		return "", c.protocolError(wc, err)
-	}
-	resp, ok := m.(*wire.AuthResponse)
-	if !ok {
-		return "", c.unexpected(wc, m, "AuthResponse")
-	}
-	if v.Delay > 0 {
-		c.log.Info("login delayed: many failures for this user", "user", GuardName(claimed), "delay", v.Delay)
-		t := time.NewTimer(v.Delay)
-		select {
-		case <-t.C:
-		case <-c.ctx.Done():
-			t.Stop()
-			return "", c.ctx.Err()
-		}
+		return "", err
 	}
 	final, err := sl.Final(resp.Message)
 	if err != nil {
@@ -281,4 +262,43 @@ func (c *conn) writeError(wc *wire.Conn, e *wire.Error) {
 	if err := wc.WriteMessage(e); err != nil {
 		c.log.Debug("writing error frame failed", "err", err)
 	}
+}
+
+// checkGuard asks the login guard about user from remote and answers a
+// refusal (a penalty in force) before any secret is checked.
+func (c *conn) checkGuard(wc *wire.Conn, user, remote string) (Verdict, error) {
+	v := c.srv.Guard.Check(user, remote)
+	if v.Refuse {
+		c.log.Warn("login refused: too many failures", "user", GuardName(user), "method", c.method, "rule", v.Why, "retry_in", v.RetryIn.Round(time.Millisecond))
+		c.writeError(wc, &wire.Error{Kind: wire.KindAuth, Message: v.Message})
+		return v, fmt.Errorf("session: login of %q refused by the %s rule for %v", user, v.Why, v.RetryIn)
+	}
+	return v, nil
+}
+
+// challenge sends msg as the AuthChallenge, reads the AuthResponse and
+// then waits out any delay the guard asked for.
+func (c *conn) challenge(wc *wire.Conn, msg []byte, v Verdict, user string) (*wire.AuthResponse, error) {
+	if err := wc.WriteMessage(&wire.AuthChallenge{Message: msg}); err != nil {
+		return nil, err
+	}
+	m, err := wc.ReadMessage()
+	if err != nil {
+		return nil, c.protocolError(wc, err)
+	}
+	resp, ok := m.(*wire.AuthResponse)
+	if !ok {
+		return nil, c.unexpected(wc, m, "AuthResponse")
+	}
+	if v.Delay > 0 {
+		c.log.Info("login delayed: many failures for this user", "user", GuardName(user), "delay", v.Delay)
+		t := time.NewTimer(v.Delay)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil, c.ctx.Err()
+		}
+	}
+	return resp, nil
 }

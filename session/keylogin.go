@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/cubby-dev/cubby/auth"
 	"github.com/cubby-dev/cubby/auth/users"
@@ -54,11 +53,9 @@ func (c *conn) keyLogin(wc *wire.Conn, start []byte) (string, error) {
 		return "", c.authFailed(wc, err)
 	}
 	guard := c.srv.Guard
-	v := guard.Check(user, remote)
-	if v.Refuse {
-		c.log.Warn("login refused: too many failures", "user", GuardName(user), "method", c.method, "rule", v.Why, "retry_in", v.RetryIn.Round(time.Millisecond))
-		c.writeError(wc, &wire.Error{Kind: wire.KindAuth, Message: v.Message})
-		return "", fmt.Errorf("session: login of %q refused by the %s rule for %v", user, v.Why, v.RetryIn)
+	v, err := c.checkGuard(wc, user, remote)
+	if err != nil {
+		return "", err
 	}
 	if !c.srv.keyListed(user, key) {
 		err := fmt.Errorf("%w: user %q: key %s not listed (or unknown or disabled user)", auth.ErrLoginFailed, user, ssh.FingerprintSHA256(key))
@@ -70,26 +67,9 @@ func (c *conn) keyLogin(wc *wire.Conn, start []byte) (string, error) {
 		c.writeError(wc, &wire.Error{Kind: wire.KindInternal, Message: "internal server error"})
 		return "", err
 	}
-	if err := wc.WriteMessage(&wire.AuthChallenge{Message: challenge}); err != nil {
-		return "", err
-	}
-	m, err := wc.ReadMessage()
+	resp, err := c.challenge(wc, challenge, v, user)
 	if err != nil {
-		return "", c.protocolError(wc, err)
-	}
-	resp, ok := m.(*wire.AuthResponse)
-	if !ok {
-		return "", c.unexpected(wc, m, "AuthResponse")
-	}
-	if v.Delay > 0 {
-		c.log.Info("login delayed: many failures for this user", "user", GuardName(user), "delay", v.Delay)
-		t := time.NewTimer(v.Delay)
-		select {
-		case <-t.C:
-		case <-c.ctx.Done():
-			t.Stop()
-			return "", c.ctx.Err()
-		}
+		return "", err
 	}
 	if err := auth.VerifyPubkeyLogin(key, user, challenge, c.cb, c.serverID, resp.Message); err != nil {
 		p := guard.Failed(user, remote)
