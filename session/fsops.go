@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cubby-dev/cubby/wire"
 )
@@ -51,6 +52,9 @@ func (s *session) list(req *wire.List) error {
 	}
 	out := &wire.Listing{More: len(batch) == wire.MaxListing}
 	for _, de := range batch {
+		if !utf8.ValidString(de.Name()) {
+			continue // the protocol carries UTF-8 names only
+		}
 		fi, err := s.home.root.Lstat(path.Join(rel, de.Name()))
 		if err != nil {
 			continue // removed meanwhile

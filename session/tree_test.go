@@ -141,6 +141,12 @@ func TestListMkdirSetAttr(t *testing.T) {
 	if _, err := c.List(ctx, "a/etc-link/ssl"); err == nil {
 		t.Error("listing through a symlink out of the home succeeded")
 	}
+	// A name that is not UTF-8 (made by a program in the jail) is left out
+	// of listings instead of breaking the session.
+	os.WriteFile(filepath.Join(ts.home("alice"), "a", "bad-\xff-name"), nil, 0o644)
+	if got, err := c.List(ctx, "a"); err != nil || len(got) != 2 {
+		t.Errorf("List(a) with a non-UTF-8 name = %v, %v; want the 2 others", got, err)
+	}
 	// Paging: more entries than one Listing holds.
 	dir := filepath.Join(ts.home("alice"), "many")
 	os.Mkdir(dir, 0o755)
