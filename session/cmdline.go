@@ -14,10 +14,14 @@ import (
 	"github.com/cubby-dev/cubby/wire"
 )
 
-// Bounds on what one command line may expand to.
+// Bounds on what one command line may expand to, and on the work the
+// server does to expand it: globbing runs in the server, outside the
+// jail's CPU limit, so every directory entry read and every lookup counts
+// against globBudget.
 const (
 	maxArgs      = 10_000
 	maxArgsBytes = 1 << 20
+	globBudget   = 100_000
 )
 
 // word is one argument of a command line and whether it may be expanded:
@@ -119,6 +123,7 @@ func scanUnquoted(line string) []word {
 func (s *session) expand(words []word) ([]string, error) {
 	argv := make([]string, 0, len(words))
 	total := 0
+	budget := globBudget
 	jailHome := "/home/" + s.home.user
 	for i, w := range words {
 		text := w.text
@@ -128,7 +133,7 @@ func (s *session) expand(words []word) ([]string, error) {
 		var matches []string
 		if w.glob && i > 0 {
 			var err error
-			if matches, err = s.glob(text, maxArgs-len(argv)); err != nil {
+			if matches, err = s.glob(text, maxArgs-len(argv), &budget); err != nil {
 				return nil, err
 			}
 		}
@@ -149,10 +154,19 @@ func (s *session) expand(words []word) ([]string, error) {
 // errTooManyMatches stops a glob that would exceed the argument limit.
 var errTooManyMatches = errors.New("too many matches")
 
+// errTooExpensive stops a line whose globs would read too much.
+var errTooExpensive = errorf(wire.KindInvalid, fmt.Sprintf("a pattern is too expensive to expand (more than %d directory entries and path steps); narrow it", globBudget))
+
 // glob expands one pattern against the home through the os.Root. It
 // returns the matches spelled as the pattern was (relative, or under
 // /home/<user>), sorted, or nil when nothing matches.
-func (s *session) glob(pattern string, limit int) ([]string, error) {
+func (s *session) glob(pattern string, limit int, budget *int) ([]string, error) {
+	// Opening a path through the os.Root walks each of its components,
+	// so a lookup costs its depth.
+	spend := func(n int, rel string) bool {
+		*budget -= n + strings.Count(rel, "/") + 1
+		return *budget >= 0
+	}
 	jailHome := "/home/" + s.home.user
 	var prefix, base string // prefix is how results are spelled; base the home-relative dir it names
 	switch {
@@ -176,13 +190,25 @@ func (s *session) glob(pattern string, limit int) ([]string, error) {
 				if c.shown != "" {
 					shown = c.shown + "/" + name
 				}
-				return cand{path.Join(c.rel, name), shown}
+				// rel keeps ".." as typed: the os.Root resolves it
+				// after the names before it, as the jail's kernel will,
+				// so a missing name or a link leading out before ".."
+				// matches nothing. path.Join would cancel "x/.."
+				// without looking at x.
+				rel := name
+				if c.rel != "." {
+					rel = c.rel + "/" + name
+				}
+				return cand{rel, shown}
 			}
 			if part == "" {
-				if last { // a trailing slash keeps only directories
-					if isDir(s.home.root, c.rel) {
-						next = append(next, cand{c.rel, c.shown + "/"})
-					}
+				if !spend(0, c.rel) {
+					return nil, errTooExpensive
+				}
+				// A trailing slash keeps only directories; a doubled
+				// slash inside is kept as typed, as a shell does.
+				if !last || isDir(s.home.root, c.rel) {
+					next = append(next, cand{c.rel, c.shown + "/"})
 				}
 				continue
 			}
@@ -192,6 +218,9 @@ func (s *session) glob(pattern string, limit int) ([]string, error) {
 				continue
 			}
 			names, err := readDirNames(s.home.root, c.rel)
+			if !spend(len(names), c.rel) {
+				return nil, errTooExpensive
+			}
 			if err != nil {
 				continue
 			}
@@ -216,6 +245,9 @@ func (s *session) glob(pattern string, limit int) ([]string, error) {
 	}
 	var out []string
 	for _, c := range cands {
+		if !spend(0, c.rel) {
+			return nil, errTooExpensive
+		}
 		if _, err := s.home.root.Lstat(c.rel); err == nil {
 			out = append(out, c.shown)
 		}

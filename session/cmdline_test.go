@@ -1,7 +1,12 @@
 package session
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/shlex"
 )
@@ -49,4 +54,40 @@ func FuzzSplitLine(f *testing.F) {
 			t.Fatalf("scanner found %d words in %q; shlex %d: %q", len(marks), line, len(argv), argv)
 		}
 	})
+}
+
+// TestGlobWorkBounded checks that a line whose globs would read a huge
+// number of directory entries (a link back to the home makes */*/... grow
+// without end) is refused quickly instead of burning server CPU.
+func TestGlobWorkBounded(t *testing.T) {
+	dir := t.TempDir()
+	homeDir := filepath.Join(dir, "alice")
+	os.MkdirAll(filepath.Join(homeDir, "sub"), 0o755)
+	for i := range 300 {
+		os.WriteFile(filepath.Join(homeDir, "sub", fmt.Sprint(i)), nil, 0o644)
+	}
+	os.Symlink("..", filepath.Join(homeDir, "sub", "back"))
+	root, err := os.OpenRoot(homeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	s := &session{home: &home{user: "alice", root: root}, cwd: "."}
+	deep := strings.Repeat("*/", 20) + "*"
+	words, err := splitLine("echo " + strings.Repeat(deep+" ", 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.expand(words)
+	if err == nil || !strings.Contains(err.Error(), "too expensive") {
+		t.Fatalf("expand of 8 deep globs through a loop = %v; want the work limit", err)
+	}
+	t.Logf("refused after %v", time.Since(start))
+	// A doubled slash inside a pattern is kept, as a shell does.
+	words, _ = splitLine("echo sub//1?")
+	argv, err := s.expand(words)
+	if err != nil || len(argv) != 11 || argv[1] != "sub//10" {
+		t.Errorf("expand(sub//1?) = %q, %v; want sub//10 .. sub//19", argv, err)
+	}
 }
