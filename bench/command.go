@@ -118,19 +118,11 @@ func (b *bench) benchCommand(ctx context.Context) error {
 	}
 	defer cl.Close()
 
-	s := b.sshd
-	ctl := filepath.Join(s.dir, "ctl")
-	mux := append([]string{"-S", ctl, "-o", "ControlMaster=auto", "-o", "ControlPersist=60"}, s.common()...)
-	mux = append(mux, "-p", s.port, s.user+"@127.0.0.1")
-	// Start the master in the background, stdio detached, and check it.
-	master := exec.CommandContext(ctx, "ssh", append([]string{"-M", "-f", "-N"}, mux...)...)
-	if out, err := master.CombinedOutput(); err != nil {
-		return fmt.Errorf("ssh master: %w: %s", err, out)
+	mux, stopMaster, err := b.sshd.startMaster(ctx, filepath.Join(b.sshd.dir, "ctl"))
+	if err != nil {
+		return err
 	}
-	defer command(context.Background(), 10*time.Second, "", "ssh", append([]string{"-O", "exit"}, mux...)...)
-	if err := command(ctx, 10*time.Second, "", "ssh", append([]string{"-O", "check"}, mux...)...); err != nil {
-		return fmt.Errorf("ssh master not running: %w", err)
-	}
+	defer stopMaster()
 	cubby := &contender{name: "cubby: jailed `true` in a logged-in session (client library)", run: timed(func(ctx context.Context) error { return runTrue(ctx, cl) })}
 	ssh := &contender{name: "ssh: `ssh host true` over a multiplexed master", run: func(ctx context.Context) (time.Duration, error) {
 		return timeRun(ctx, "", "ssh", append(mux, "true")...)
@@ -148,6 +140,26 @@ func (b *bench) benchCommand(ctx context.Context) error {
 	t.note("the ssh figure includes starting the ssh client process (compare the local fork+exec reference); cubby's is a request in a session that is already open, as an interactive cubby prompt sends it")
 	b.tables = append(b.tables, t)
 	return nil
+}
+
+// startMaster starts a multiplexing ssh master on the control socket ctl,
+// in the background with stdio detached, and checks it. It returns the ssh
+// arguments that reuse it and a func that stops it.
+func (s *sshd) startMaster(ctx context.Context, ctl string) ([]string, func(), error) {
+	mux := append([]string{"-S", ctl, "-o", "ControlMaster=auto", "-o", "ControlPersist=60"}, s.common()...)
+	mux = append(mux, "-p", s.port, s.user+"@127.0.0.1")
+	master := exec.CommandContext(ctx, "ssh", append([]string{"-M", "-f", "-N"}, mux...)...)
+	if out, err := master.CombinedOutput(); err != nil {
+		return nil, nil, fmt.Errorf("ssh master: %w: %s", err, out)
+	}
+	stop := func() {
+		command(context.Background(), 10*time.Second, "", "ssh", append([]string{"-O", "exit"}, mux...)...)
+	}
+	if err := command(ctx, 10*time.Second, "", "ssh", append([]string{"-O", "check"}, mux...)...); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("ssh master not running: %w", err)
+	}
+	return mux, stop, nil
 }
 
 func ratio(a, b time.Duration) float64 {

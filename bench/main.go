@@ -1,10 +1,11 @@
 // Command bench measures cubby side by side with OpenSSH on loopback: the
-// round trip of a remote command, a fresh login, and file transfers, with
-// a private sshd and a private cubbyd that it starts and stops itself.
+// round trip of a remote command, a fresh login, a batch of 200 commands in
+// one session, and file transfers, with a private sshd and a private cubbyd
+// that it starts and stops itself.
 //
 // Usage (bench/run.sh installs OpenSSH and builds the binaries first):
 //
-//	go run ./bench -bin DIR [-only cmd,login,xfer,scale] [-rounds 3] [-n 200]
+//	go run ./bench -bin DIR [-only cmd,login,batch,xfer,scale] [-rounds 3] [-n 200]
 //	    [-login-n 20] [-size 1GiB] [-out FILE]
 //
 // Every comparison alternates A and B (and rotates the order of the tools
@@ -57,17 +58,17 @@ type options struct {
 }
 
 // sections are the parts -only selects from, in the order they run.
-var sections = []string{"cmd", "login", "xfer", "scale"}
+var sections = []string{"cmd", "login", "batch", "xfer", "scale"}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	only := fs.String("only", "cmd,login,xfer", "comma-separated parts to run: "+strings.Join(sections, ","))
+	only := fs.String("only", "cmd,login,batch,xfer", "comma-separated parts to run: "+strings.Join(sections, ","))
 	size := fs.String("size", "1GiB", "file size for the transfer part (B, KiB, MiB, GiB)")
 	media := fs.String("media", "/dev/shm,/var/tmp", "comma-separated directories to transfer in: tmpfs and disk")
 	fs.StringVar(&o.bin, "bin", "", "directory holding the cubbyd and cubby binaries (default: build them into a temporary directory)")
-	fs.IntVar(&o.rounds, "rounds", 3, "rounds of each transfer")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of each transfer and of the batch part")
 	fs.IntVar(&o.n, "n", 200, "command round trips per side")
 	fs.IntVar(&o.loginN, "login-n", 20, "fresh logins per side")
 	fs.StringVar(&o.out, "out", "", "also write the results as markdown to `FILE`")
@@ -146,7 +147,7 @@ type bench struct {
 	stderr  io.Writer
 	user    string // local user, who logs in to the private sshd
 	sshd    *sshd
-	cubbyd  *cubbyd // serves the cmd and login parts
+	cubbyd  *cubbyd // serves the cmd, login and batch parts
 	tables  []*table
 	cleanup []func()
 }
@@ -182,6 +183,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			err = b.benchCommand(ctx)
 		case "login":
 			err = b.benchLogin(ctx)
+		case "batch":
+			err = b.benchBatch(ctx)
 		case "xfer":
 			err = b.benchTransfer(ctx)
 		case "scale":
@@ -236,7 +239,7 @@ func (b *bench) setup(ctx context.Context) error {
 	if err := writeUsers(ctx, b.bin, filepath.Join(tmp, "users.toml")); err != nil {
 		return err
 	}
-	needSSH := b.opt.only["cmd"] || b.opt.only["login"] || b.opt.only["xfer"]
+	needSSH := b.opt.only["cmd"] || b.opt.only["login"] || b.opt.only["batch"] || b.opt.only["xfer"]
 	if needSSH {
 		if b.sshd, err = startSSHD(ctx, filepath.Join(tmp, "ssh"), b.user); err != nil {
 			return err
@@ -244,7 +247,7 @@ func (b *bench) setup(ctx context.Context) error {
 		b.onClose(b.sshd.stop)
 		b.logf("private sshd on %s (pid %d)", b.sshd.addr, b.sshd.cmd.Process.Pid)
 	}
-	if b.opt.only["cmd"] || b.opt.only["login"] {
+	if b.opt.only["cmd"] || b.opt.only["login"] || b.opt.only["batch"] {
 		if b.cubbyd, err = b.startCubbyd(ctx, filepath.Join(tmp, "data")); err != nil {
 			return err
 		}
