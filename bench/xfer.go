@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -15,9 +14,7 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -45,23 +42,6 @@ type medium struct {
 	sum     [32]byte
 	upDir   string // where sshd-side uploads land
 	downDir string // where downloads land
-}
-
-// runOut runs a transfer command, stdout and stderr kept for errors.
-func runOut(ctx context.Context, stdin string, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, xferTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: %w: %s", filepath.Base(name), err, bytes.TrimSpace(out.Bytes()))
-	}
-	return nil
 }
 
 // makeSource writes size pseudo-random (incompressible) bytes to path and
@@ -180,7 +160,7 @@ func (b *bench) transferOn(ctx context.Context, base string) error {
 	stdin := benchPassword + "\n"
 	home := filepath.Join(srv.data, "homes", benchUser)
 	// Seed the file downloads read, and pin the host key.
-	if err := runOut(ctx, stdin, cubbyBin, srv.cubbyArgs("upload", m.src, "seed.bin")...); err != nil {
+	if err := command(ctx, xferTimeout, stdin, cubbyBin, srv.cubbyArgs("upload", m.src, "seed.bin")...); err != nil {
 		return err
 	}
 	idleKiB := procStatus(srv.pid(), "VmRSS")
@@ -197,8 +177,12 @@ func (b *bench) transferOn(ctx context.Context, base string) error {
 			return append(a, from, to)
 		}
 		return &tool{server: sshTree,
-			up:   func(ctx context.Context) error { return runOut(ctx, "", "scp", args(m.src, s.target(upTo))...) },
-			down: func(ctx context.Context) error { return runOut(ctx, "", "scp", args(s.target(m.src), downTo)...) },
+			up: func(ctx context.Context) error {
+				return command(ctx, xferTimeout, "", "scp", args(m.src, s.target(upTo))...)
+			},
+			down: func(ctx context.Context) error {
+				return command(ctx, xferTimeout, "", "scp", args(s.target(m.src), downTo)...)
+			},
 		}
 	}
 	legacy, sftpSCP := scp(true), scp(false)
@@ -207,18 +191,18 @@ func (b *bench) transferOn(ctx context.Context, base string) error {
 	// sftp reads its batch from stdin; the two directions differ only there.
 	sftpArgs := append(s.common(), "-q", "-P", s.port, "-b", "-", s.user+"@127.0.0.1")
 	sftp.up = func(ctx context.Context) error {
-		return runOut(ctx, fmt.Sprintf("put %s %s\n", m.src, upTo), "sftp", sftpArgs...)
+		return command(ctx, xferTimeout, fmt.Sprintf("put %s %s\n", m.src, upTo), "sftp", sftpArgs...)
 	}
 	sftp.down = func(ctx context.Context) error {
-		return runOut(ctx, fmt.Sprintf("get %s %s\n", m.src, downTo), "sftp", sftpArgs...)
+		return command(ctx, xferTimeout, fmt.Sprintf("get %s %s\n", m.src, downTo), "sftp", sftpArgs...)
 	}
 	cubby := &tool{name: "cubby (binary, one-shot)",
 		server: func() int64 { return procStatus(srv.pid(), "VmRSS") },
 		up: func(ctx context.Context) error {
-			return runOut(ctx, stdin, cubbyBin, srv.cubbyArgs("upload", m.src, "up.bin")...)
+			return command(ctx, xferTimeout, stdin, cubbyBin, srv.cubbyArgs("upload", m.src, "up.bin")...)
 		},
 		down: func(ctx context.Context) error {
-			return runOut(ctx, stdin, cubbyBin, srv.cubbyArgs("download", "seed.bin", downTo)...)
+			return command(ctx, xferTimeout, stdin, cubbyBin, srv.cubbyArgs("download", "seed.bin", downTo)...)
 		},
 	}
 	ceiling := &tool{name: "Go TLS 1.3 loopback copy (ceiling, in-process)",
