@@ -22,18 +22,7 @@ func runCubby(t *testing.T, dir, stdin string, env []string, args ...string) (st
 // may fail, the first other failure stops the batch with its status,
 // and no progress bar or escape code reaches a file.
 func TestBatch(t *testing.T) {
-	dir := traversableTempDir(t)
-	cfg := filepath.Join(dir, "users.toml")
-	example, err := os.ReadFile("../../users.example.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(cfg, example, 0o600)
-	addr, log := startCubbyd(t, "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
-	jail := strings.Contains(log.String(), "jail ready")
-	if !jail && os.Getenv("CI") == "true" {
-		t.Fatalf("cubbyd could not build the jail, which CI requires:\n%s", log)
-	}
+	dir, addr, log, jail := startDemo(t)
 	work := t.TempDir()
 	os.WriteFile(filepath.Join(work, "a.pdf"), []byte("first"), 0o644)
 	os.WriteFile(filepath.Join(work, "b.pdf"), []byte("second"), 0o644)

@@ -45,6 +45,26 @@ func startCubbyd(t *testing.T, args ...string) (string, *clitest.Log) {
 
 func traversableTempDir(t *testing.T) string { return clitest.TraversableTempDir(t) }
 
+// startDemo serves users.example.toml's demo accounts from a fresh,
+// jail-traversable dir and reports whether the jail works; under CI a
+// missing jail fails the test.
+func startDemo(t *testing.T) (dir, addr string, log *clitest.Log, jail bool) {
+	t.Helper()
+	dir = traversableTempDir(t)
+	cfg := filepath.Join(dir, "users.toml")
+	example, err := os.ReadFile("../../users.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, example, 0o600)
+	addr, log = startCubbyd(t, "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	jail = strings.Contains(log.String(), "jail ready")
+	if !jail && os.Getenv("CI") == "true" {
+		t.Fatalf("cubbyd could not build the jail, which CI requires:\n%s", log)
+	}
+	return dir, addr, log, jail
+}
+
 // openPTY opens a pseudo-terminal pair through /dev/ptmx and gives the
 // terminal size cols×rows.
 func openPTY(cols, rows uint16) (master, tty *os.File, err error) {
@@ -197,18 +217,7 @@ func (s *session) wait() int {
 // running sleep 30 with Ctrl-C and goes on, and leaves with quit and
 // Ctrl-D, status 0 both times.
 func TestInteractivePTY(t *testing.T) {
-	dir := traversableTempDir(t)
-	cfg := filepath.Join(dir, "users.toml")
-	example, err := os.ReadFile("../../users.example.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(cfg, example, 0o600)
-	addr, log := startCubbyd(t, "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
-	jail := strings.Contains(log.String(), "jail ready")
-	if !jail && os.Getenv("CI") == "true" {
-		t.Fatalf("cubbyd could not build the jail, which CI requires:\n%s", log)
-	}
+	dir, addr, log, jail := startDemo(t)
 
 	local := t.TempDir()
 	os.MkdirAll(filepath.Join(local, "projects"), 0o755)
