@@ -119,8 +119,17 @@ func newMessage(t Type) Message {
 	return nil
 }
 
+// knownTypes marks the types newMessage makes, so the per-frame check in
+// ReadFrame allocates nothing.
+var knownTypes = func() (k [256]bool) {
+	for t := range k {
+		k[t] = newMessage(Type(t)) != nil
+	}
+	return k
+}()
+
 // Known reports whether t is a frame type this version understands.
-func (t Type) Known() bool { return newMessage(t) != nil }
+func (t Type) Known() bool { return knownTypes[t] }
 
 func (t Type) String() string {
 	if m := newMessage(t); m != nil {

@@ -315,3 +315,27 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestReadFrameDoesNotAllocate keeps the per-frame read path free of
+// allocations once the buffer has grown: it runs for every Data frame.
+func TestReadFrameDoesNotAllocate(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewConn(&buf)
+	chunk := make([]byte, 4096)
+	for range 200 {
+		w.WriteData(chunk)
+	}
+	w.Flush()
+	r := NewConn(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(buf.Bytes()), io.Discard})
+	r.ReadFrame() // grow the buffer
+	if n := testing.AllocsPerRun(100, func() {
+		if _, _, err := r.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("ReadFrame allocates %v times per Data frame; want 0", n)
+	}
+}
