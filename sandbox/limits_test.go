@@ -3,6 +3,7 @@ package sandbox
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTmpSize checks the /tmp size cap, both the default (mounted while
@@ -22,5 +23,18 @@ func TestTmpSize(t *testing.T) {
 	r = run(t, j, l, func(s *Spec) { s.Limits.TmpSize = 1 << 20 }, "sh", "-c", "stat -c %a /tmp; mount -o remount,size=64m /tmp; touch /tmp/x && echo ok")
 	if !strings.HasPrefix(r.stdout, "1777\n") || !strings.Contains(r.stdout, "ok") {
 		t.Errorf("resized /tmp: %v", r)
+	}
+}
+
+// TestUsage checks that Run reports what a program used: CPU time that
+// grows with the work done, including a child the program waited for.
+func TestUsage(t *testing.T) {
+	j, l := newTestJail(t), newLayout(t)
+	var idle, busy Usage
+	wantOK(t, run(t, j, l, func(s *Spec) { s.Usage = &idle }, "true"))
+	// The loop runs in a child sh that the outer sh waits for.
+	wantOK(t, run(t, j, l, func(s *Spec) { s.Usage = &busy }, "sh", "-c", "sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'; echo done"))
+	if busy.CPUTime <= idle.CPUTime || busy.CPUTime < 10*time.Millisecond {
+		t.Errorf("CPU time: busy loop %v, true %v; want the loop to show", busy.CPUTime, idle.CPUTime)
 	}
 }

@@ -336,6 +336,9 @@ func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
 	copiers.Wait()
 
 	code := exitStatus(p.cmd.ProcessState)
+	if spec.Usage != nil {
+		*spec.Usage = usageOf(p.cmd.ProcessState)
+	}
 	switch why.Load() {
 	case killTimeout:
 		return code, ErrTimeout
@@ -348,6 +351,12 @@ func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
 		return code, nil
 	}
 	return statusError(status, spec.Argv[0])
+}
+
+// usageOf reads the rusage that wait4 reported for the jail's init, which
+// became the program at exec.
+func usageOf(ps *os.ProcessState) Usage {
+	return Usage{CPUTime: ps.UserTime() + ps.SystemTime()}
 }
 
 // statusError turns what the init wrote on the status pipe into an error.

@@ -119,6 +119,16 @@ type Spec struct {
 	Stdout io.Writer // written from Run's goroutines as output is produced; nil discards
 	Stderr io.Writer // as Stdout; Stdout and Stderr are never written concurrently
 	Limits Limits
+	// Usage, when not nil, receives what the program used once Run has
+	// started it: for the audit log, which must say what a command cost.
+	Usage *Usage
+}
+
+// Usage is what a jailed program used: its own CPU time and that of the
+// children it waited for. Processes it left behind are killed with the
+// jail and not counted; the jail's own setup before exec (a few ms) is.
+type Usage struct {
+	CPUTime time.Duration
 }
 
 // Config configures a [Jail].

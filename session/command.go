@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,6 +116,7 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 		Argv:   argv,
 		Env:    clientEnv(req.Env),
 		Limits: limits,
+		Usage:  new(sandbox.Usage),
 	}
 	var input chan []byte
 	if req.Stdin {
@@ -145,8 +147,8 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 				}
 			}
 		}
-		s.log.Info("command", "argv0", prog, "args", len(argv)-1, "cwd", display(s.cwd), "exit", code,
-			"duration", time.Since(start).Round(time.Millisecond), "limit", limit, "err", err)
+		s.log.Info("command", "argv0", prog, "args", len(argv)-1, "argv", auditArgv(argv), "cwd", display(s.cwd), "exit", code,
+			"duration", time.Since(start).Round(time.Millisecond), "cpu", spec.Usage.CPUTime.Round(time.Millisecond), "limit", limit, "err", err)
 		switch {
 		case err == nil:
 			return s.exit(code)
@@ -161,6 +163,26 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 		return s.replyError(err, prog)
 	})
 	return nil
+}
+
+// maxAuditArgv bounds the argv an audit record shows: the line may be
+// 64 KiB and a glob may have grown it further.
+const maxAuditArgv = 1024
+
+// auditArgv shows argv for the audit log, each word quoted so spaces and
+// control characters cannot forge fields, cut at maxAuditArgv bytes.
+func auditArgv(argv []string) string {
+	var b strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.Quote(a))
+		if b.Len() > maxAuditArgv {
+			return b.String()[:maxAuditArgv] + "…"
+		}
+	}
+	return b.String()
 }
 
 // allowed reports whether u may run prog: a bare name from the list, or a

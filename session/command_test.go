@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,10 @@ func TestCommandStatusAndErrors(t *testing.T) {
 	out, errOut, code := run(t, c, `sh -c 'echo out; echo err >&2; exit 3'`)
 	if code != 3 || out != "out\n" || errOut != "err\n" {
 		t.Errorf("sh: %d %q %q; want 3, out, err kept apart", code, out, errOut)
+	}
+	// The audit record says what the command cost.
+	if !regexp.MustCompile(`msg=command .*argv0=sh args=2 argv="\\"sh\\" \\"-c\\" \\"echo out; echo err >&2; exit 3\\"" cwd=~ exit=3 duration=\S+ cpu=[1-9]\S* limit=""`).MatchString(ts.logs.String()) {
+		t.Errorf("no audit record with the cpu time of sh:\n%s", ts.logs)
 	}
 	_, err := c.Command(context.Background(), "python3 -c 1", nil, &bytes.Buffer{}, &bytes.Buffer{})
 	var we *wire.Error
