@@ -184,6 +184,10 @@ func (b *bench) benchLogin(ctx context.Context) error {
 	cubby := &contender{name: "cubby: `cubby --password-stdin bench@host true` (binary)", run: func(ctx context.Context) (time.Duration, error) {
 		return timeRun(ctx, benchPassword+"\n", cubbyBin, c.cubbyArgs("true")...)
 	}}
+	keyArgs := []string{"-q", "-i", s.key, "--known-hosts", c.knownHosts, benchUser + "@" + c.addr, "true"}
+	cubbyKey := &contender{name: "cubby: `cubby -i KEY bench@host true` (binary, the same ed25519 key as ssh)", run: func(ctx context.Context) (time.Duration, error) {
+		return timeRun(ctx, "", cubbyBin, keyArgs...)
+	}}
 	ssh := &contender{name: "ssh: `ssh host true` (fresh connection, ed25519 key)", run: func(ctx context.Context) (time.Duration, error) {
 		return timeRun(ctx, "", "ssh", fresh...)
 	}}
@@ -212,13 +216,13 @@ func (b *bench) benchLogin(ctx context.Context) error {
 		}
 		return time.ParseDuration(strings.TrimSpace(string(out)))
 	}}
-	cs := []*contender{cubby, ssh, inProc, kdf, cold}
+	cs := []*contender{cubbyKey, cubby, ssh, inProc, kdf, cold}
 	if err := interleave(ctx, n, 2, cs); err != nil {
 		return err
 	}
 	t := latencyTable("Fresh login to first command", cs)
-	r := ratio(cubby.d.median(), ssh.d.median())
-	t.note("cubby/ssh at p50: %s", verdict(r, 0.75, true))
+	t.note("key against key, cubby -i/ssh at p50: %s", verdict(ratio(cubbyKey.d.median(), ssh.d.median()), 0.75, true))
+	t.note("cubby's password login/ssh's key login at p50: %s", verdict(ratio(cubby.d.median(), ssh.d.median()), 0.75, true))
 	t.note("argon2id, run cold as the binary runs it, is %.0f%% of cubby's p50 login (%s of %s ms); without it cubby/ssh would be %.2f",
 		100*ratio(cold.d.median(), cubby.d.median()), ms(cold.d.median()), ms(cubby.d.median()),
 		ratio(cubby.d.median()-cold.d.median(), ssh.d.median()))

@@ -246,6 +246,11 @@ func (b *bench) setup(ctx context.Context) error {
 		}
 		b.onClose(b.sshd.stop)
 		b.logf("private sshd on %s (pid %d)", b.sshd.addr, b.sshd.cmd.Process.Pid)
+		// cubby's bench account takes ssh's key too, so logins can be
+		// compared key against key.
+		if err := addUserKey(filepath.Join(tmp, "users.toml"), b.sshd.key+".pub"); err != nil {
+			return err
+		}
 	}
 	if b.opt.only["cmd"] || b.opt.only["login"] || b.opt.only["batch"] {
 		if b.cubbyd, err = b.startCubbyd(ctx, filepath.Join(tmp, "data")); err != nil {

@@ -69,6 +69,24 @@ func writeUsers(ctx context.Context, bin, path string) error {
 		"user", "add", benchUser, "--config", path, "--password-stdin")
 }
 
+// addUserKey lists the public key in pubFile for the bench account, the
+// last table writeUsers left in the users file.
+func addUserKey(users, pubFile string) error {
+	pub, err := os.ReadFile(pubFile)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(users, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "keys = [%q]\n", strings.TrimSpace(string(pub)))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // freePort returns a loopback port that was free a moment ago.
 func freePort() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
