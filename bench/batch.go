@@ -41,8 +41,12 @@ func (b *bench) benchBatch(ctx context.Context) error {
 		return err
 	}
 	defer stopMaster()
-	cubby := &contender{name: fmt.Sprintf("cubby: `cubby -b FILE` (%d × `true`, binary, login included)", batchLines), run: func(ctx context.Context) (time.Duration, error) {
+	keyArgs := []string{"-b", file, "-i", b.sshd.key, "--known-hosts", c.knownHosts, benchUser + "@" + c.addr}
+	cubby := &contender{name: fmt.Sprintf("cubby: `cubby -b FILE` (%d × `true`, binary, password login included)", batchLines), run: func(ctx context.Context) (time.Duration, error) {
 		return runBatch(ctx, cubbyBin, args)
+	}}
+	cubbyKey := &contender{name: fmt.Sprintf("cubby: `cubby -b FILE -i KEY` (%d × `true`, binary, key login included)", batchLines), run: func(ctx context.Context) (time.Duration, error) {
+		return runBatch(ctx, cubbyBin, keyArgs)
 	}}
 	ssh := &contender{name: fmt.Sprintf("ssh: %d × `ssh -S CTL host true` over a multiplexed master", batchLines), run: timed(func(ctx context.Context) error {
 		for range batchLines {
@@ -52,7 +56,7 @@ func (b *bench) benchBatch(ctx context.Context) error {
 		}
 		return nil
 	})}
-	cs := []*contender{cubby, ssh}
+	cs := []*contender{cubbyKey, cubby, ssh}
 	if err := interleave(ctx, rounds, 1, cs); err != nil {
 		return err
 	}
@@ -61,8 +65,9 @@ func (b *bench) benchBatch(ctx context.Context) error {
 	for _, x := range cs {
 		t.add(x.name, fmt.Sprint(len(x.d)), secs(x.d.median()), secs(x.d.min())+"–"+secs(x.d.max()), ms(x.d.median()/batchLines))
 	}
-	t.note("cubby/ssh at the median: %s", verdict(ratio(cubby.d.median(), ssh.d.median()), 0.6, true))
-	t.note("cubby's figure is the whole `cubby -b FILE --password-stdin --known-hosts F bench@127.0.0.1:PORT` process: start, login (argon2id included), %d commands, exit; each run is checked for exit status 0 and exactly %d `cubby> true` echo lines on stdout", batchLines, batchLines)
+	t.note("cubby -b with a key/ssh at the median: %s", verdict(ratio(cubbyKey.d.median(), ssh.d.median()), 0.6, true))
+	t.note("cubby -b with a password/ssh at the median: %s", verdict(ratio(cubby.d.median(), ssh.d.median()), 0.6, true))
+	t.note("cubby's figures are the whole `cubby -b FILE [--password-stdin | -i KEY] --known-hosts F bench@127.0.0.1:PORT` process: start, login (with a password, argon2id included; with a key, the same ed25519 key ssh uses), %d commands, exit; each run is checked for exit status 0 and exactly %d `cubby> true` echo lines on stdout", batchLines, batchLines)
 	t.note("ssh's figure is %d ssh client processes, one after another, over a master opened before the timing (its login is not counted); each is checked for exit status 0; one warm round of each side is not recorded", batchLines)
 	b.tables = append(b.tables, t)
 	return nil
