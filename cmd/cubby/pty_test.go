@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -336,5 +337,80 @@ func TestInteractivePTY(t *testing.T) {
 	}
 	if !jail {
 		t.Skipf("no jail on this machine, so Ctrl-C of a running sleep 30 was not tried (set CI=true to fail instead):\n%s", log)
+	}
+}
+
+// TestPTYTransferCtrlCAndResize cancels an upload with Ctrl-C, resumes it
+// with --resume to a byte-exact copy, and narrows the window mid-session:
+// the progress bar then fits the new width.
+func TestPTYTransferCtrlCAndResize(t *testing.T) {
+	dir, addr, _, _ := startDemo(t)
+	local := t.TempDir()
+	// Sparse, so the test writes nothing to disk; zeros hash like any data.
+	const size = 256 << 20
+	f, err := os.Create(filepath.Join(local, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	os.WriteFile(filepath.Join(local, "small.bin"), bytes.Repeat([]byte("x"), 8<<20), 0o644)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + filepath.Join(dir, "config"), "TERM=xterm", "LANG=C.UTF-8"}
+	const prompt = "alice@127.0.0.1:~$ "
+	s := startSession(t, env, "--known-hosts", filepath.Join(dir, "known_hosts"), "--accept-new-host", "alice@"+addr)
+	s.expect("password: ")
+	s.send("alice-demo-pw\r")
+	s.expect(prompt)
+	s.send("lcd " + local + "\r")
+	s.expect(prompt)
+
+	s.send("put big.bin\r")
+	s.expect("big.bin")
+	s.expect("%") // the bar is drawn: the transfer is under way
+	s.send("\x03")
+	s.expect("canceled")
+	s.expect(prompt)
+	remote := filepath.Join(dir, "data", "homes", "alice", "big.bin")
+	if _, err := os.Stat(remote); !os.IsNotExist(err) {
+		t.Fatalf("a canceled upload left %s (err %v)", remote, err)
+	}
+	s.send("put --resume big.bin\r")
+	s.expect("uploaded big.bin to ~/big.bin")
+	s.expect(prompt)
+	if fi, err := os.Stat(remote); err != nil || fi.Size() != size {
+		t.Fatalf("after --resume: %v, %v; want %d bytes", fi, err, size)
+	}
+	if !regexp.MustCompile(`uploaded big.bin to ~/big.bin \(256.0 MiB in .*, resumed after .*, sha256 [0-9a-f]+ ok\)`).MatchString(text(s.screen.String())) {
+		t.Errorf("the upload did not say it resumed and checked the hash:\n%s", text(s.screen.String()))
+	}
+
+	// Narrow the window: the kernel sends SIGWINCH, the bar follows.
+	const cols = 50
+	if err := unix.IoctlSetWinsize(int(s.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: 30}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the signal arrive before the next line
+	before := len(s.screen.String())
+	s.send("put small.bin\r")
+	s.expect("uploaded small.bin")
+	s.expect(prompt)
+	bars := 0
+	for _, piece := range strings.Split(s.screen.String()[before:], "\r") {
+		line := escapeRE.ReplaceAllString(piece, "")
+		if strings.Contains(line, "%") && strings.Contains(line, "small") {
+			bars++
+			if n := utf8.RuneCountInString(strings.TrimRight(line, "\n")); n > cols {
+				t.Errorf("progress line of %d columns in a %d-column window: %q", n, cols, line)
+			}
+		}
+	}
+	if bars == 0 {
+		t.Errorf("no progress line drawn for small.bin; raw: %q", s.screen.String()[before:])
+	}
+	s.send("quit\r")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("quit: status %d", code)
 	}
 }
