@@ -63,6 +63,17 @@ type loginError struct{ detail string }
 func (e *loginError) Error() string { return "auth: login failed: " + e.detail }
 func (e *loginError) Unwrap() error { return ErrLoginFailed }
 
+// decodeStrict decodes canonical base64 only. Strict rejects non-zero
+// padding bits, but every Go decoder skips CR and LF, so "p=ab\rcd" would
+// pass as "p=abcd": a second spelling of the same message, which a
+// protocol that authenticates bytes must not accept.
+func decodeStrict(enc *base64.Encoding, s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("auth: line break in base64")
+	}
+	return enc.Strict().DecodeString(s)
+}
+
 // randomNonce returns nonceRandLen bytes from r as unpadded standard base64.
 func randomNonce(r io.Reader) (string, error) {
 	b := make([]byte, nonceRandLen)
@@ -325,7 +336,7 @@ func (c *ClientLogin) Final(serverFirst []byte) ([]byte, error) {
 		len(nonce) > len(c.nonce)+maxNonceLen || !printable(nonce) {
 		return nil, errors.New("auth: server-first message has an invalid nonce")
 	}
-	salt, err := base64.StdEncoding.Strict().DecodeString(salt64)
+	salt, err := decodeStrict(base64.StdEncoding, salt64)
 	if err != nil {
 		return nil, errors.New("auth: server-first message has a malformed salt")
 	}
@@ -372,7 +383,7 @@ func (c *ClientLogin) Verify(serverFinal []byte) error {
 	if !ok {
 		return errors.New("auth: malformed server-final message: want attribute v")
 	}
-	sig, err := base64.StdEncoding.Strict().DecodeString(attrs[0])
+	sig, err := decodeStrict(base64.StdEncoding, attrs[0])
 	if err != nil || len(sig) != len(c.serverSig) {
 		return errors.New("auth: malformed server-final message: bad server signature encoding")
 	}
@@ -568,11 +579,11 @@ func (s *ServerLogin) Final(clientFinal []byte) ([]byte, error) {
 	if !ok {
 		return s.fail("user %q: malformed client-final message: want attributes c, r, p", s.user)
 	}
-	cb, err := base64.StdEncoding.Strict().DecodeString(attrs[0])
+	cb, err := decodeStrict(base64.StdEncoding, attrs[0])
 	if err != nil {
 		return s.fail("user %q: client-final message: malformed channel binding", s.user)
 	}
-	proof, err := base64.StdEncoding.Strict().DecodeString(attrs[2])
+	proof, err := decodeStrict(base64.StdEncoding, attrs[2])
 	if err != nil || len(proof) != sha256.Size {
 		return s.fail("user %q: client-final message: malformed proof", s.user)
 	}

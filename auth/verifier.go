@@ -202,8 +202,8 @@ func ParseVerifier(s string) (Verifier, error) {
 	if msg := v.KDF.check(); msg != "" {
 		return Verifier{}, errors.New("auth: verifier " + msg)
 	}
-	b64 := base64.RawStdEncoding.Strict()
-	if v.Salt, err = b64.DecodeString(fields[3]); err != nil {
+	b64 := base64.RawStdEncoding
+	if v.Salt, err = decodeStrict(b64, fields[3]); err != nil {
 		return Verifier{}, errors.New("auth: verifier salt is not unpadded base64")
 	}
 	if msg := checkSalt(v.Salt); msg != "" {
@@ -233,7 +233,7 @@ func parseParam(s, name string, bits int) (uint64, error) {
 }
 
 func decodeKey(enc *base64.Encoding, s, name string, dst *[32]byte) error {
-	b, err := enc.DecodeString(s)
+	b, err := decodeStrict(enc, s)
 	if err != nil {
 		return fmt.Errorf("auth: verifier %s is not unpadded base64", name)
 	}
