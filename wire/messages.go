@@ -15,6 +15,7 @@ const (
 	MaxLineLen    = 64 << 10 // one command line
 	MaxEnv        = 16       // environment entries sent with a command
 	MaxVerifier   = 512      // a password verifier string
+	MaxReceiptLen = 32 << 10 // a drop-box receipt's text (receipt.MaxLen)
 )
 
 // Message is one framed protocol message. AppendBinary appends the payload
@@ -58,6 +59,7 @@ const (
 	TypeOK              Type = 0x28
 	TypePasswd          Type = 0x29
 	TypePasswdOK        Type = 0x2a
+	TypeReceipt         Type = 0x2b
 )
 
 // newMessage returns an empty message of type t, or nil for an unknown type.
@@ -115,6 +117,8 @@ func newMessage(t Type) Message {
 		return new(Passwd)
 	case TypePasswdOK:
 		return new(PasswdOK)
+	case TypeReceipt:
+		return new(Receipt)
 	}
 	return nil
 }
@@ -804,4 +808,24 @@ func (m *PasswdOK) AppendBinary(b []byte) ([]byte, error) { return appendAuth(b,
 func (m *PasswdOK) UnmarshalBinary(p []byte) (err error) {
 	m.Message, err = decodeAuth(p)
 	return err
+}
+
+// Receipt carries the signed receipt of an upload into a drop box, sent
+// just before its TransferDone. Text is the receipt in the format of
+// package session/receipt, which the client keeps as it is.
+type Receipt struct{ Text []byte }
+
+func (*Receipt) Type() Type { return TypeReceipt }
+
+func (m *Receipt) AppendBinary(b []byte) ([]byte, error) {
+	if err := checkBytes("receipt", m.Text, MaxReceiptLen); err != nil {
+		return b, err
+	}
+	return appendBytes(b, m.Text), nil
+}
+
+func (m *Receipt) UnmarshalBinary(p []byte) error {
+	d := decoder{b: p}
+	m.Text = d.bytes(MaxReceiptLen)
+	return d.finish()
 }

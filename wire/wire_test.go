@@ -47,6 +47,7 @@ var samples = []Message{
 	&OK{Path: "~/a/b/c"},
 	&Passwd{Message: []byte("p=tls-exporter,,n=alice,r=abc"), Verifier: "scram-argon2id$v=19$m=65536,t=3,p=4$c2FsdA$a2V5$a2V5"},
 	&PasswdOK{Message: []byte("v=c2ln")},
+	&Receipt{Text: []byte("cubby-receipt v1\nuser: alice\n")},
 }
 
 func allTypes() []Type {
@@ -215,6 +216,7 @@ func TestEncodeRefusesWhatDecodeWouldReject(t *testing.T) {
 		&Error{Message: strings.Repeat("e", MaxMessageLen+1)},
 		&AuthStart{Message: make([]byte, MaxAuthLen+1)},
 		&Passwd{Verifier: strings.Repeat("v", MaxVerifier+1)},
+		&Receipt{Text: make([]byte, MaxReceiptLen+1)},
 	}
 	for _, m := range tests {
 		if err := NewConn(new(bytes.Buffer)).WriteMessage(m); err == nil {

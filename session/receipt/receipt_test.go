@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cubby-dev/cubby/auth/hostkey"
+	"github.com/cubby-dev/cubby/wire"
 )
 
 // testKey is a fixed key, so the golden receipt below never changes.
@@ -67,6 +69,26 @@ func TestGolden(t *testing.T) {
 	}
 	if err := r.Verify(); err != nil {
 		t.Errorf("Verify(golden): %v", err)
+	}
+}
+
+// TestProtocolDocExample keeps the example in docs/PROTOCOL.md a receipt
+// that verifies, and the frame's limit the receipt's.
+func TestProtocolDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(doc), FirstLine+"\n")
+	if start < 0 {
+		t.Fatal("docs/PROTOCOL.md has no example receipt")
+	}
+	example, _, _ := strings.Cut(string(doc[start:]), "```")
+	if example != golden {
+		t.Errorf("docs/PROTOCOL.md's example receipt =\n%s\nwant\n%s", example, golden)
+	}
+	if MaxLen != wire.MaxReceiptLen {
+		t.Errorf("MaxLen = %d; wire.MaxReceiptLen = %d", MaxLen, wire.MaxReceiptLen)
 	}
 }
 
