@@ -1,6 +1,7 @@
 package knownhosts
 
 import (
+	"bytes"
 	"crypto"
 	"errors"
 	"fmt"
@@ -176,6 +177,78 @@ func (s *Store) Add(hostport string, pub crypto.PublicKey) (err error) {
 		return fmt.Errorf("knownhosts: writing %s: %w", s.Path, err)
 	}
 	return nil
+}
+
+// maxFileSize bounds how much of a known_hosts file HostsFor reads.
+const maxFileSize = 16 << 20
+
+// HostsFor returns the hosts for which the store pins pub, for someone
+// who holds something the key signed (a drop-box receipt) rather than a
+// connection to a host. Each is "host:port" (as [Store.Check] takes it),
+// or "a hashed host name" for an entry that OpenSSH hashed. A store
+// that marks pub as revoked returns a *[RevokedHostError]; a missing
+// store pins nothing.
+func (s *Store) HostsFor(pub crypto.PublicKey) ([]string, error) {
+	if s.Path == "" {
+		return nil, errors.New("knownhosts: Store has no Path")
+	}
+	key, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("knownhosts: %w", err)
+	}
+	f, err := os.Open(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("knownhosts: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("knownhosts: reading %s: %w", s.Path, err)
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("knownhosts: %s is larger than %d bytes", s.Path, maxFileSize)
+	}
+	want := key.Marshal()
+	var hosts []string
+	for i, line := range strings.Split(string(data), "\n") {
+		if l := strings.TrimSpace(line); l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		marker, patterns, k, _, _, err := ssh.ParseKnownHosts([]byte(line))
+		if err != nil {
+			return nil, fmt.Errorf("knownhosts: %s:%d: %w", s.Path, i+1, err)
+		}
+		if !bytes.Equal(k.Marshal(), want) {
+			continue
+		}
+		switch marker {
+		case "revoked":
+			return nil, &RevokedHostError{Host: strings.Join(patterns, ","), Fingerprint: ssh.FingerprintSHA256(key), Path: s.Path, Line: i + 1}
+		case "":
+			for _, p := range patterns {
+				hosts = append(hosts, displayHost(p))
+			}
+		}
+	}
+	return hosts, nil
+}
+
+// displayHost turns a known_hosts pattern into what a user types:
+// "[example.org]:5050" becomes "example.org:5050", a hashed name a
+// description. Other patterns (wildcards, negations) stay as they are.
+func displayHost(pattern string) string {
+	if strings.HasPrefix(pattern, "|1|") {
+		return "a hashed host name"
+	}
+	if strings.HasPrefix(pattern, "[") {
+		if host, port, err := net.SplitHostPort(pattern); err == nil {
+			return net.JoinHostPort(host, port)
+		}
+	}
+	return pattern
 }
 
 // prepare checks the arguments of Check and Add and converts them to a

@@ -544,3 +544,44 @@ func TestAddConcurrent(t *testing.T) {
 		t.Errorf("file has %d lines, want %d", got, n-1)
 	}
 }
+
+func TestHostsFor(t *testing.T) {
+	s := newStore(t)
+	if hosts, err := s.HostsFor(testKey(1)); err != nil || hosts != nil {
+		t.Errorf("HostsFor on a missing file = %v, %v; want nothing", hosts, err)
+	}
+	for _, hp := range []string{"cubby.example:5050", "[::1]:5050", "127.0.0.1:6000"} {
+		if err := s.Add(hp, testKey(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Add("other.example:5050", testKey(2)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(s.Path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "# a comment\n\n|1|c2FsdA==|aGFzaA== %s\n", authorizedKey(t, testKey(1)))
+	f.Close()
+	hosts, err := s.HostsFor(testKey(1))
+	want := "cubby.example:5050 [::1]:5050 127.0.0.1:6000 a hashed host name"
+	if err != nil || strings.Join(hosts, " ") != want {
+		t.Errorf("HostsFor = %q, %v; want %q", hosts, err, want)
+	}
+	if hosts, err := s.HostsFor(testKey(3)); err != nil || len(hosts) != 0 {
+		t.Errorf("HostsFor(unpinned key) = %v, %v; want nothing", hosts, err)
+	}
+
+	f, _ = os.OpenFile(s.Path, os.O_APPEND|os.O_WRONLY, 0)
+	fmt.Fprintf(f, "@revoked * %s\n", authorizedKey(t, testKey(2)))
+	f.Close()
+	var rev *RevokedHostError
+	if _, err := s.HostsFor(testKey(2)); !errors.As(err, &rev) || rev.Line != 8 {
+		t.Errorf("HostsFor(revoked key) = %v; want *RevokedHostError at line 8", err)
+	}
+	os.WriteFile(s.Path, []byte("cubby.example:5050 ssh-ed25519 not-base64\n"), 0o600)
+	if _, err := s.HostsFor(testKey(1)); err == nil || !strings.Contains(err.Error(), ":1:") {
+		t.Errorf("HostsFor on a corrupt file = %v; want an error naming line 1", err)
+	}
+}
