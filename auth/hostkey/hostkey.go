@@ -87,6 +87,18 @@ func LoadOrCreate(dataDir string) (key ed25519.PrivateKey, created bool, err err
 	return key, true, nil
 }
 
+// Load returns the host key stored in dataDir, as LoadOrCreate checks
+// it, but never creates one: for tools that must check what an existing
+// key signed. A missing key satisfies errors.Is(err, fs.ErrNotExist).
+func Load(dataDir string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(dataDir, FileName)
+	key, err := load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("hostkey: no host key in %s: %w", dataDir, err)
+	}
+	return key, err
+}
+
 // writeNew atomically creates path with the given contents and mode 0600.
 // It returns an error satisfying errors.Is(err, fs.ErrExist) if path already
 // exists, and never replaces it.

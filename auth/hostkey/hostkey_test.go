@@ -100,6 +100,23 @@ func TestLoadOrCreate(t *testing.T) {
 	}
 }
 
+func TestLoad(t *testing.T) {
+	dataDir := t.TempDir()
+	if _, err := Load(dataDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load of a missing key = %v; want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, FileName)); err == nil {
+		t.Error("Load created a key")
+	}
+	want, _, err := LoadOrCreate(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Load(dataDir); err != nil || !got.Equal(want) {
+		t.Errorf("Load = %v; want the key LoadOrCreate made", err)
+	}
+}
+
 func TestLoadOrCreateConcurrent(t *testing.T) {
 	dataDir := t.TempDir()
 	const n = 16
