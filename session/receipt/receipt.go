@@ -99,7 +99,8 @@ type Receipt struct {
 	// Deadline is the user's deadline for the box (extension included),
 	// in the time zone the admin wrote it in; the zero Time means none.
 	Deadline time.Time
-	// Late reports whether the server accepted the file after Deadline.
+	// Late reports whether the server accepted the file after the box's
+	// own deadline, because the user's extension (then Deadline) allowed it.
 	Late bool
 	// ID is random, so every receipt is unique.
 	ID [IDLen]byte
