@@ -86,7 +86,8 @@ func TestExampleFile(t *testing.T) {
 	}
 
 	// Every key must be documented.
-	keys := []string{"[defaults]", "commands", "quota", "password", "disabled", "demo", "[users.NAME]", "loopback"}
+	keys := []string{"[defaults]", "commands", "quota", "password", "disabled", "demo", "[users.NAME]", "loopback",
+		"[shares.NAME]", "path", "mode", "[dropboxes.NAME]", "deadline", "opens", "extensions"}
 	for _, k := range limitKeys {
 		keys = append(keys, k.name)
 	}
@@ -138,5 +139,28 @@ func TestExampleLimits(t *testing.T) {
 	}
 	if c.Defaults.Limits != builtin {
 		t.Errorf("the commented-out limits are %+v, want the built-in defaults %+v", c.Defaults.Limits, builtin)
+	}
+}
+
+// TestExampleFolders checks that the commented-out class folders at the
+// end of the example load when uncommented.
+func TestExampleFolders(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	start := strings.Index(text, "\n# Class folders.")
+	if start < 0 {
+		t.Fatal(`the example has no "# Class folders." section`)
+	}
+	commented := regexp.MustCompile(`(?m)^# ((?:\[shares\.|\[dropboxes\.|path =|mode =|deadline =|opens =|extensions =).*)$`)
+	text = text[:start] + commented.ReplaceAllString(text[start:], "$1")
+	c, err := Parse(examplePath, []byte(text))
+	if err != nil {
+		t.Fatalf("the example with its folders uncommented does not load: %v", err)
+	}
+	if len(c.Shares) != 1 || c.Shares["handouts"] == nil || len(c.Dropboxes) != 1 || len(c.Dropboxes["hw3"].Extensions) != 1 || len(c.Warnings) != 0 {
+		t.Errorf("uncommented example: shares %v, drop boxes %v, warnings %q; want handouts and hw3 with bob's extension", c.Shares, c.Dropboxes, c.Warnings)
 	}
 }

@@ -45,6 +45,32 @@
 //   - demo: true marks a demonstration account. The caller (cubbyd) must serve
 //     demo accounts only on a loopback address; see [Config.HasDemo].
 //
+// Two more kinds of table declare folders that every user sees (see
+// [Folders]):
+//
+//	[shares.handouts]               # ~/handouts, read-only, one copy on disk
+//	path = "/srv/class/handouts"
+//	mode = "ro"
+//
+//	[dropboxes.hw3]                 # ~/submit/hw3, uploads until the deadline
+//	deadline = 2026-12-01T23:59:00-05:00
+//	opens = 2026-11-20T08:00:00-05:00
+//	extensions = { bob = 2026-12-03T23:59:00-05:00 }
+//
+// Their keys are:
+//
+//   - path: the host directory shared, absolute and written plainly; mode:
+//     "ro", the only mode and the default. A share may not be called
+//     "submit".
+//   - deadline (required), opens and each extension are TOML date-times
+//     with a time zone; opens must come before the deadline and an
+//     extension after it. An extension for a name that is not a user is
+//     reported in [Config.Warnings], not as an error, so that deleting a
+//     user does not break the file.
+//
+// Share and drop box names follow the rules of user names, and no share
+// and drop box may have the same name.
+//
 // A user's commands, quota and each of the limits, when present, replace
 // those of [defaults]; [User] holds the merged result. An empty file, or a
 // users table with no accounts, is valid: it describes a server with no

@@ -19,11 +19,12 @@ var errorLine = regexp.MustCompile(`^fuzz\.toml:([1-9][0-9]*): [^\r\n]+$`)
 
 // addSeeds adds every test input to f.
 func addSeeds(f *testing.F) {
-	for _, tt := range slices.Concat(badFiles, badLimits) {
+	for _, tt := range slices.Concat(badFiles, badLimits, badFolders) {
 		f.Add([]byte(expand(tt.in)))
 	}
 	f.Add([]byte(expand(labFile)))
 	f.Add([]byte(expand(limitsFile)))
+	f.Add([]byte(expand(classFile)))
 	if data, err := os.ReadFile(examplePath); err == nil {
 		f.Add(data)
 	}

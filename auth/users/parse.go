@@ -19,8 +19,10 @@ import (
 // are decoded loosely and checked by validator.checkValues; so are the
 // limits (see limitsDoc).
 type fileDoc struct {
-	Defaults settingsDoc        `toml:"defaults"`
-	Users    map[string]userDoc `toml:"users"`
+	Defaults  settingsDoc           `toml:"defaults"`
+	Users     map[string]userDoc    `toml:"users"`
+	Shares    map[string]shareDoc   `toml:"shares"`
+	Dropboxes map[string]dropboxDoc `toml:"dropboxes"`
 }
 
 // settingsDoc is the [defaults] table, and the keys of a [users.NAME]
@@ -52,6 +54,8 @@ const (
 	kindDuration
 	kindInteger
 	kindKeys
+	kindDateTime
+	kindDeadlines // a table of date-times by user name
 )
 
 // userKey and defaultKey return what the keys allowed in a [users.NAME]
@@ -142,22 +146,35 @@ func (v *validator) errorf(line int, format string, args ...any) *ParseError {
 func (v *validator) checkKeys() error {
 	for _, key := range v.md.Keys() {
 		line := v.lay.line(key...)
-		// The schema is two levels deep: [defaults] and [users.NAME] hold
-		// the known keys, and [users] holds the user tables.
+		// The schema is two levels deep: [defaults], [users.NAME],
+		// [shares.NAME] and [dropboxes.NAME] hold the known keys, and
+		// [users], [shares] and [dropboxes] hold the named tables.
 		var known func(string) (valueKind, bool)
 		var depth int // index in key of the known key
+		var msg string
 		switch key[0] {
 		case "defaults":
 			known, depth = defaultKey, 1
 		case "users":
 			if len(key) > 1 {
-				if msg := nameProblem(key[1]); msg != "" {
-					return v.errorf(line, "%s", msg)
-				}
+				msg = nameProblem(key[1])
 			}
 			known, depth = userKey, 2
+		case "shares":
+			if len(key) > 1 {
+				msg = folderNameProblem("share", key[1])
+			}
+			known, depth = shareKey, 2
+		case "dropboxes":
+			if len(key) > 1 {
+				msg = folderNameProblem("drop box", key[1])
+			}
+			known, depth = dropboxKey, 2
 		default:
-			return v.errorf(line, "unknown key %q (want [defaults] or [users.NAME] tables)", key[0])
+			return v.errorf(line, "unknown key %q (want [defaults], [users.NAME], [shares.NAME] or [dropboxes.NAME] tables)", key[0])
+		}
+		if msg != "" {
+			return v.errorf(line, "%s", msg)
 		}
 		// Tables on the way to the known keys.
 		for i := 1; i <= min(depth, len(key)); i++ {
@@ -180,6 +197,12 @@ func (v *validator) checkKeys() error {
 			if t == "Array" {
 				continue
 			}
+			if kind == kindDeadlines && (t == "Hash" || t == "") {
+				if err := v.checkDeadlineKey(key); err != nil {
+					return err
+				}
+				continue
+			}
 			if t == "" {
 				t = "Hash"
 			}
@@ -194,8 +217,10 @@ func (v *validator) checkKeys() error {
 
 func (k valueKind) accepts(tomlType string) bool {
 	switch k {
-	case kindTable:
+	case kindTable, kindDeadlines:
 		return tomlType == "Hash"
+	case kindDateTime:
+		return tomlType == "Datetime"
 	case kindString:
 		return tomlType == "String"
 	case kindBool:
@@ -228,6 +253,10 @@ func (k valueKind) want() string {
 		return "an integer"
 	case kindKeys:
 		return `an array of public keys such as ["ssh-ed25519 AAAA... alice@laptop"]`
+	case kindDateTime:
+		return "a date-time with a time zone such as 2026-12-01T23:59:00-05:00"
+	case kindDeadlines:
+		return "a table of date-times by user name such as { bob = 2026-12-03T23:59:00-05:00 }"
 	}
 	return "?"
 }
@@ -303,6 +332,9 @@ func (v *validator) build(doc *fileDoc) (*Config, error) {
 			Line:     v.lay.line("users", name),
 		}
 	}
+	if err := v.buildFolders(doc, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -329,9 +361,16 @@ func (v *validator) checkTimeouts(l Limits, own *limitsDoc, key toml.Key) error 
 }
 
 // checkValues checks, in file order, the values that need more than a type
-// check: verifiers, commands, quotas and limits.
+// check: verifiers, commands, quotas, limits, share paths and modes, and
+// date-times.
 func (v *validator) checkValues(doc *fileDoc) error {
 	for _, key := range v.md.Keys() {
+		if (key[0] == "shares" || key[0] == "dropboxes") && len(key) >= 3 {
+			if err := checkFolderValue(doc, key); err != nil {
+				return v.errorf(v.lay.line(key...), "%s: %v", key, err)
+			}
+			continue
+		}
 		var s settingsDoc
 		var password *string
 		var keys *[]any

@@ -41,9 +41,9 @@ var badFiles = []struct {
 	{"user key in defaults", "[defaults]\npassword = \"@v1\"\n",
 		`users.toml:2: unknown key "password" in [defaults]`},
 	{"unknown top-level key", "# comment\ntitle = \"x\"\n",
-		`users.toml:2: unknown key "title" (want [defaults] or [users.NAME] tables)`},
+		`users.toml:2: unknown key "title" (want [defaults], [users.NAME], [shares.NAME] or [dropboxes.NAME] tables)`},
 	{"unknown table", "[user.alice]\npassword = \"@v1\"\n",
-		`users.toml:1: unknown key "user" (want [defaults] or [users.NAME] tables)`},
+		`users.toml:1: unknown key "user" (want [defaults], [users.NAME], [shares.NAME] or [dropboxes.NAME] tables)`},
 	{"sub-table of a user", "[users.alice]\npassword = \"@v1\"\n[users.alice.extra]\n",
 		`users.toml:3: unknown key "extra" in [users.alice]`},
 	{"unknown key in inline table", "users = { alice = {\n  password = \"@v1\",\n  pasword = 1 } }\n",
@@ -163,7 +163,7 @@ var badFiles = []struct {
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, tt := range slices.Concat(badFiles, badLimits) {
+	for _, tt := range slices.Concat(badFiles, badLimits, badFolders) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Parse("users.toml", []byte(expand(tt.in)))
 			if err == nil {

@@ -28,6 +28,11 @@ type Config struct {
 	Defaults Settings
 	// Users holds every account, by name, including disabled ones.
 	Users map[string]*User
+	// Folders are the shares and drop boxes every user sees.
+	Folders
+	// Warnings lists oddities that do not stop the file from loading,
+	// one "PATH:LINE: what" each, for the caller to log.
+	Warnings []string
 }
 
 // Settings are the keys that [defaults] provides and a user may override.
