@@ -168,6 +168,8 @@ func (s *session) glob(pattern string, limit int, budget *int) ([]string, error)
 		return *budget >= 0
 	}
 	jailHome := "/home/" + s.home.user
+	v := s.newView()
+	defer v.close()
 	var prefix, base string // prefix is how results are spelled; base the home-relative dir it names
 	switch {
 	case pattern == jailHome || strings.HasPrefix(pattern, jailHome+"/"):
@@ -207,7 +209,7 @@ func (s *session) glob(pattern string, limit int, budget *int) ([]string, error)
 				}
 				// A trailing slash keeps only directories; a doubled
 				// slash inside is kept as typed, as a shell does.
-				if !last || isDir(s.home.root, c.rel) {
+				if !last || v.isDir(c.rel) {
 					next = append(next, cand{c.rel, c.shown + "/"})
 				}
 				continue
@@ -217,7 +219,7 @@ func (s *session) glob(pattern string, limit int, budget *int) ([]string, error)
 				next = append(next, join(part))
 				continue
 			}
-			names, err := readDirNames(s.home.root, c.rel)
+			names, err := v.readDirNames(c.rel)
 			if !spend(len(names), c.rel) {
 				return nil, errTooExpensive
 			}
@@ -248,7 +250,7 @@ func (s *session) glob(pattern string, limit int, budget *int) ([]string, error)
 		if !spend(0, c.rel) {
 			return nil, errTooExpensive
 		}
-		if _, err := s.home.root.Lstat(c.rel); err == nil {
+		if v.exists(c.rel) {
 			out = append(out, c.shown)
 		}
 	}
@@ -258,7 +260,7 @@ func (s *session) glob(pattern string, limit int, budget *int) ([]string, error)
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
 
-// readDirNames lists a home directory through the os.Root.
+// readDirNames lists a directory through an os.Root.
 func readDirNames(root *os.Root, rel string) ([]string, error) {
 	f, err := root.Open(rel)
 	if err != nil {

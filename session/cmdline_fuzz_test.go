@@ -88,7 +88,7 @@ func FuzzExpand(f *testing.F) {
 	cwds := []string{".", "sub", "a/b"}
 
 	f.Fuzz(func(t *testing.T, line string, cwdSel uint8) {
-		s := &session{home: &home{user: user, root: root}, cwd: cwds[int(cwdSel)%len(cwds)]}
+		s := &session{conn: &conn{srv: &Server{}}, home: &home{user: user, root: root}, cwd: cwds[int(cwdSel)%len(cwds)]}
 		words, err := splitLine(line)
 		if err != nil {
 			return

@@ -72,7 +72,7 @@ func TestGlobWorkBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	s := &session{home: &home{user: "alice", root: root}, cwd: "."}
+	s := &session{conn: &conn{srv: &Server{}}, home: &home{user: "alice", root: root}, cwd: "."}
 	deep := strings.Repeat("*/", 20) + "*"
 	words, err := splitLine("echo " + strings.Repeat(deep+" ", 8))
 	if err != nil {

@@ -225,7 +225,13 @@ func (s *session) cd(args []string) error {
 	if err != nil {
 		return s.replyError(err, "cd: "+target)
 	}
-	fi, err := s.home.root.Stat(rel)
+	v := s.newView()
+	defer v.close()
+	at, err := v.place(rel)
+	if err != nil {
+		return s.replyError(err, "cd: "+target)
+	}
+	fi, err := v.stat(at, true)
 	if err != nil {
 		return s.replyError(err, "cd: "+target)
 	}
@@ -246,6 +252,7 @@ func (s *session) help() string {
 			fmt.Fprintf(&b, "programs: %s\n", strings.Join(u.Commands, " "))
 		}
 	}
+	b.WriteString(s.foldersHelp())
 	return b.String()
 }
 

@@ -9,18 +9,28 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cubby-dev/cubby/auth/users"
 	"github.com/cubby-dev/cubby/wire"
 )
 
 // list answers a List request with one page of a directory, read through
-// the os.Root: each entry is an Lstat inside the home, never followed.
+// the area's os.Root: each entry is an Lstat inside it, never followed.
 func (s *session) list(req *wire.List) error {
 	rel, err := resolve(s.home.user, s.cwd, req.Path)
 	if err != nil {
 		return s.replyError(err, req.Path)
 	}
 	subject := display(rel)
-	fi, err := s.home.root.Lstat(rel)
+	v := s.newView()
+	defer v.close()
+	at, err := v.place(rel)
+	if err != nil {
+		return s.replyError(err, subject)
+	}
+	if at.kind == inSubmit && at.top() {
+		return s.reply(v.listSubmit(int(req.Offset)))
+	}
+	fi, err := v.stat(at, false)
 	if err != nil {
 		return s.replyError(err, subject)
 	}
@@ -30,7 +40,7 @@ func (s *session) list(req *wire.List) error {
 		}
 		return s.reply(&wire.Listing{Entries: []wire.Entry{entry(path.Base(rel), fi)}})
 	}
-	dir, err := s.home.root.Open(rel)
+	dir, err := at.root.Open(at.inner)
 	if err != nil {
 		return s.replyError(err, subject)
 	}
@@ -55,9 +65,18 @@ func (s *session) list(req *wire.List) error {
 		if !utf8.ValidString(de.Name()) {
 			continue // the protocol carries UTF-8 names only
 		}
-		fi, err := s.home.root.Lstat(path.Join(rel, de.Name()))
+		fi, err := at.root.Lstat(path.Join(at.inner, de.Name()))
 		if err != nil {
 			continue // removed meanwhile
+		}
+		if at.kind == inHome && at.inner == "." {
+			// A share or ~/submit shows as itself, not as the
+			// directory it is mounted on in the jail.
+			if p, err := v.place(de.Name()); err == nil && p.kind != inHome {
+				if top, err := v.stat(p, false); err == nil {
+					fi = top
+				}
+			}
 		}
 		out.Entries = append(out.Entries, entry(de.Name(), fi))
 	}
@@ -85,19 +104,21 @@ func (s *session) mkdir(req *wire.Mkdir) error {
 	}
 	subject := display(rel)
 	perm := os.FileMode(req.Mode & 0o777)
+	v := s.newView()
+	defer v.close()
 	if !req.Parents {
-		err = s.makeDir(rel, perm)
+		err = s.makeDir(v, rel, perm)
 	} else {
 		// One level at a time, so every directory made is given to the
 		// jail's owner, not only the last.
 		for i := range rel {
 			if rel[i] == '/' {
-				if err = s.makeDir(rel[:i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				if err = s.makeDir(v, rel[:i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 					break
 				}
 			}
 		}
-		if err = s.makeDir(rel, perm); errors.Is(err, fs.ErrExist) && isDir(s.home.root, rel) {
+		if err = s.makeDir(v, rel, perm); errors.Is(err, fs.ErrExist) && v.isDir(rel) {
 			err = nil
 		}
 	}
@@ -108,21 +129,33 @@ func (s *session) mkdir(req *wire.Mkdir) error {
 }
 
 // makeDir makes one directory with exactly perm (Mkdir's mode passes
-// through the umask) and gives it to the jail's owner.
-func (s *session) makeDir(rel string, perm os.FileMode) error {
-	if rel == "." {
+// through the umask) and gives it to the jail's owner. Where the view is
+// read-only, an existing name is still reported as existing, so that
+// mkdir -p of a folder a share has succeeds.
+func (s *session) makeDir(v *view, rel string, perm os.FileMode) error {
+	at, err := v.place(rel)
+	if err != nil {
+		return err
+	}
+	if rel == "." || at.top() {
 		return fs.ErrExist
 	}
-	if err := s.home.root.Mkdir(rel, perm); err != nil {
+	if err := v.writable(at); err != nil {
+		if _, serr := v.stat(at, false); serr == nil {
+			return fs.ErrExist
+		}
 		return err
 	}
-	if fi, err := s.home.root.Lstat(rel); err == nil {
+	if err := at.root.Mkdir(at.inner, perm); err != nil {
+		return err
+	}
+	if fi, err := at.root.Lstat(at.inner); err == nil {
 		s.conn.srv.usage.grew(s.home.user, fi.Size())
 	}
-	if err := s.giveToOwner(rel); err != nil {
+	if err := s.giveToOwner(at.root, at.inner); err != nil {
 		return err
 	}
-	return s.home.root.Chmod(rel, perm)
+	return at.root.Chmod(at.inner, perm)
 }
 
 func (s *session) setAttr(req *wire.SetAttr) error {
@@ -131,14 +164,23 @@ func (s *session) setAttr(req *wire.SetAttr) error {
 		return s.replyError(err, req.Path)
 	}
 	subject := display(rel)
+	v := s.newView()
+	defer v.close()
+	at, err := v.place(rel)
+	if err != nil {
+		return s.replyError(err, subject)
+	}
+	if err := v.writable(at); err != nil {
+		return s.replyError(err, subject)
+	}
 	if req.SetMode {
-		if err := s.home.root.Chmod(rel, os.FileMode(req.Mode&0o777)); err != nil {
+		if err := at.root.Chmod(at.inner, os.FileMode(req.Mode&0o777)); err != nil {
 			return s.replyError(err, subject)
 		}
 	}
 	if req.MTime != 0 {
 		t := time.Unix(0, req.MTime)
-		if err := s.home.root.Chtimes(rel, t, t); err != nil {
+		if err := at.root.Chtimes(at.inner, t, t); err != nil {
 			return s.replyError(err, subject)
 		}
 	}
@@ -147,15 +189,43 @@ func (s *session) setAttr(req *wire.SetAttr) error {
 
 // giveToOwner hands a file the server made to the jail's host uid, so
 // the user's programs can change it.
-func (s *session) giveToOwner(rel string) error {
+func (s *session) giveToOwner(root *os.Root, rel string) error {
 	o := s.conn.srv.HomeOwner
 	if o == nil {
 		return nil
 	}
-	return s.home.root.Lchown(rel, o.UID, o.GID)
+	return root.Lchown(rel, o.UID, o.GID)
 }
 
 func (s *session) reply(m wire.Message) error {
 	s.refreshWriteDeadline()
 	return s.wc.WriteMessage(m)
+}
+
+// listSubmit lists ~/submit: one directory per drop box, mode 0755 while
+// the user may upload into it and 0555 otherwise, from offset on.
+func (v *view) listSubmit(offset int) *wire.Listing {
+	names := v.boxNames()
+	out := &wire.Listing{}
+	if offset >= len(names) {
+		return out
+	}
+	names = names[offset:]
+	if len(names) > wire.MaxListing {
+		names, out.More = names[:wire.MaxListing], true
+	}
+	now := v.s.conn.srv.now()
+	for _, name := range names {
+		e := wire.Entry{Name: name, Mode: wire.ModeDir | 0o555}
+		if p, err := v.place(users.SubmitDir + "/" + name); err == nil {
+			if fi, err := p.root.Stat("."); err == nil {
+				e.Size, e.MTime = uint64(max(fi.Size(), 0)), fi.ModTime().UnixNano()
+			}
+			if _, err := boxOpen(p.box, v.s.home.user, now); err == nil {
+				e.Mode = wire.ModeDir | 0o755
+			}
+		}
+		out.Entries = append(out.Entries, e)
+	}
+	return out
 }

@@ -69,6 +69,7 @@ const (
 // Server, so that a Server can be collected (see quotas).
 type usageBook struct {
 	homes   string // <data>/homes
+	boxes   string // <data>/dropboxes
 	partial string // <data>/homes/.partial
 	ctx     context.Context
 	log     *slog.Logger
@@ -101,6 +102,7 @@ type reservation struct {
 func (s *Server) newUsageBook() *usageBook {
 	return &usageBook{
 		homes:   s.homesDir(),
+		boxes:   s.dropboxesDir(),
 		partial: s.partialRoot(),
 		ctx:     s.ctx,
 		log:     s.logger(),
@@ -182,8 +184,39 @@ func (b *usageBook) walk(user string, paced bool) (int64, error) {
 	}
 	start := time.Now()
 	n, entries, err := walkHome(ctx, filepath.Join(b.homes, user), paced)
+	if err == nil {
+		var m int64
+		var more int
+		m, more, err = b.walkBoxes(ctx, user, paced)
+		n, entries = n+m, entries+more
+	}
 	b.log.Debug("quota: usage walked", "user", user, "bytes", n, "entries", entries, "took", time.Since(start).Round(time.Millisecond))
 	return n, err
+}
+
+// walkBoxes measures user's copies of the drop boxes, which count
+// against their quota like their home: every box with a copy on disk,
+// including boxes no longer in the users file, until the admin removes
+// it (after collecting it).
+func (b *usageBook) walkBoxes(ctx context.Context, user string, paced bool) (n int64, entries int, err error) {
+	des, err := os.ReadDir(b.boxes)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, de := range des {
+		if !de.IsDir() || users.ValidName(de.Name()) != nil {
+			continue
+		}
+		m, more, err := walkHome(ctx, filepath.Join(b.boxes, de.Name(), user), paced)
+		n, entries = n+m, entries+more
+		if err != nil {
+			return n, entries, err
+		}
+	}
+	return n, entries, nil
 }
 
 // usageSnap is a user's usage at one moment.

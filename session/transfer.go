@@ -24,13 +24,13 @@ import (
 var errClientGone = errors.New("session: connection lost during transfer")
 
 // uploadTarget resolves an upload's target: Path, or Path/Name when Path is
-// empty or a directory. It returns the target and its existing directory.
-func (s *session) uploadTarget(req *wire.UploadRequest) (string, error) {
+// empty or a directory of the view.
+func (s *session) uploadTarget(v *view, req *wire.UploadRequest) (string, error) {
 	rel, err := resolve(s.home.user, s.cwd, req.Path)
 	if err != nil {
 		return "", err
 	}
-	if req.Path == "" || isDir(s.home.root, rel) {
+	if req.Path == "" || v.isDir(rel) {
 		if err := validName(req.Name); err != nil {
 			return "", err
 		}
@@ -42,11 +42,6 @@ func (s *session) uploadTarget(req *wire.UploadRequest) (string, error) {
 	return rel, nil
 }
 
-func isDir(root *os.Root, rel string) bool {
-	fi, err := root.Stat(rel)
-	return err == nil && fi.IsDir()
-}
-
 // upload receives a file into a partial file, verifies its SHA-256 and
 // renames it over the target. Errors the client should see are sent as
 // Error frames; a returned error ends the connection.
@@ -55,24 +50,34 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 	if subject == "" {
 		subject = req.Name
 	}
-	target, err := s.uploadTarget(req)
+	v := s.newView()
+	defer v.close()
+	target, err := s.uploadTarget(v, req)
 	if err != nil {
 		return s.replyError(err, subject)
 	}
 	subject = display(target)
-	dirRel, base := path.Split(target)
-	if dirRel == "" {
-		dirRel = "."
-	}
-	dir, err := s.home.root.Open(dirRel)
+	at, err := v.place(target)
 	if err != nil {
-		return s.replyError(err, display(dirRel))
+		return s.replyError(err, subject)
+	}
+	if err := v.writable(at); err != nil {
+		return s.replyError(err, subject)
+	}
+	dirInner, base := path.Split(at.inner)
+	if dirInner == "" {
+		dirInner = "."
+	}
+	dirShown := path.Dir(target)
+	dir, err := at.root.Open(dirInner)
+	if err != nil {
+		return s.replyError(err, display(dirShown))
 	}
 	defer dir.Close()
 	if fi, err := dir.Stat(); err != nil || !fi.IsDir() {
-		return s.replyError(errorf(wire.KindNotDir, display(dirRel)+": not a directory"), subject)
+		return s.replyError(errorf(wire.KindNotDir, display(dirShown)+": not a directory"), subject)
 	}
-	if fi, err := s.home.root.Lstat(target); err == nil && fi.IsDir() {
+	if fi, err := at.root.Lstat(at.inner); err == nil && fi.IsDir() {
 		return s.replyError(errorf(wire.KindIsDir, subject+": is a directory"), subject)
 	}
 	if req.Size > 1<<62 {
@@ -88,7 +93,7 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 		return s.replyError(errorf(wire.KindAuth, "your account is no longer active"), subject)
 	}
 	var replaced int64
-	if fi, err := s.home.root.Lstat(target); err == nil {
+	if fi, err := at.root.Lstat(at.inner); err == nil {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			replaced = replacedSize(&unix.Stat_t{Mode: st.Mode, Nlink: st.Nlink, Size: st.Size})
 		}
@@ -193,6 +198,15 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 				p.remove()
 				return s.replyError(errorf(wire.KindChecksum, subject+": SHA-256 mismatch: the data was damaged in transit; nothing was stored"), subject)
 			}
+			// A drop box takes what is complete by the deadline: the
+			// time that counts is now, not when the upload began.
+			late := false
+			if at.kind == inBox {
+				if late, err = boxOpen(at.box, s.home.user, s.conn.srv.now()); err != nil {
+					p.remove()
+					return s.replyError(err, subject)
+				}
+			}
 			var mtime time.Time
 			if req.MTime != 0 {
 				mtime = time.Unix(0, req.MTime)
@@ -206,10 +220,21 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 				if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
 					return s.replyError(errorf(wire.KindIsDir, subject+": is a directory"), subject)
 				}
+				if errors.Is(err, unix.EXDEV) {
+					// Partial uploads and drop boxes are both in the data
+					// directory, but an admin may have mounted one of them.
+					s.log.Error("upload cannot be renamed into place: the partial uploads and the target are on different file systems", "path", subject, "err", err)
+					return s.replyError(errorf(wire.KindUnavailable, subject+": the server cannot store this upload (its data directory spans file systems); tell the admin"), subject)
+				}
 				return s.replyError(err, subject)
 			}
 			quotas.committed(res, size, replaced)
 			s.log.Info("upload", "path", subject, "bytes", size, "resumed", start.Offset > 0, "resumed_from", start.Offset, "sha256", hex.EncodeToString(sum[:]))
+			if at.kind == inBox {
+				if err := s.afterDropboxUpload(ctx, at.box, at.inner, size, sum, late); err != nil {
+					return err
+				}
+			}
 			s.refreshWriteDeadline()
 			return s.wc.WriteMessage(&wire.TransferDone{Path: subject, Size: uint64(size), Sum: sum})
 		default:
@@ -254,7 +279,19 @@ func (s *session) download(ctx context.Context, req *wire.DownloadRequest) error
 		return s.replyError(err, subject)
 	}
 	subject = display(rel)
-	f, err := s.home.root.Open(rel)
+	v := s.newView()
+	defer v.close()
+	at, err := v.place(rel)
+	if err != nil {
+		return s.replyError(err, subject)
+	}
+	if at.kind == inSubmit {
+		if _, err := v.stat(at, true); err != nil {
+			return s.replyError(err, subject)
+		}
+		return s.replyError(errorf(wire.KindIsDir, subject+": is a directory; use download -r"), subject)
+	}
+	f, err := at.root.Open(at.inner)
 	if err != nil {
 		return s.replyError(err, subject)
 	}
@@ -262,6 +299,11 @@ func (s *session) download(ctx context.Context, req *wire.DownloadRequest) error
 	fi, err := f.Stat()
 	if err != nil {
 		return s.replyError(err, subject)
+	}
+	if at.kind == inShare {
+		if err := shareReadable(fi); err != nil {
+			return s.replyError(err, subject)
+		}
 	}
 	if fi.IsDir() {
 		return s.replyError(errorf(wire.KindIsDir, subject+": is a directory; use download -r"), subject)

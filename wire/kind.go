@@ -24,7 +24,7 @@ const (
 	KindNotDir                      // a directory was expected, a file found
 	KindTimeout                     // the peer was silent too long
 	KindCanceled                    // the client canceled the request
-	KindNotAllowed                  // the user may not run that program
+	KindNotAllowed                  // the user may not run that program, or write there
 	KindCommandNotFound             // no such program in the jail
 	KindUnavailable                 // the server cannot offer this (e.g. no jail)
 )

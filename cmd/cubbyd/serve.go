@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -122,7 +123,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		return nil
 	}
-	if err := demoOK(cfg); err != nil {
+	// accept vets a users file before it is put in force, at start and
+	// at each reload, and logs what is odd but allowed.
+	accept := func(cfg *users.Config) error {
+		if err := demoOK(cfg); err != nil {
+			return err
+		}
+		warnings, err := session.CheckShares(cfg, common.dataDir())
+		if err != nil {
+			return err
+		}
+		for _, w := range append(slices.Clone(cfg.Warnings), warnings...) {
+			log.Warn("users file", "warning", w)
+		}
+		return nil
+	}
+	if err := accept(cfg); err != nil {
 		return err
 	}
 
@@ -206,7 +222,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	rl := newReloader(common.config, cfg, log, demoOK, func(c *users.Config) int { return srv.SetUsers(c) })
+	rl := newReloader(common.config, cfg, log, accept, func(c *users.Config) int { return srv.SetUsers(c) })
 	if logFile != nil {
 		rl.onHUP = func() {
 			if err := logFile.Reopen(); err != nil {
