@@ -86,7 +86,7 @@ func TestExampleFile(t *testing.T) {
 	}
 
 	// Every key must be documented.
-	keys := []string{"[defaults]", "commands", "quota", "password", "disabled", "demo", "[users.NAME]", "loopback",
+	keys := []string{"[defaults]", "commands", "quota", "password", "disabled", "demo", "email", "must_change_password", "[users.NAME]", "loopback",
 		"[shares.NAME]", "path", "mode", "[dropboxes.NAME]", "deadline", "opens", "extensions"}
 	for _, k := range limitKeys {
 		keys = append(keys, k.name)

@@ -16,6 +16,8 @@
 //	disabled = false
 //	demo = false
 //	keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... alice@laptop"]
+//	email = "alice@example.edu"
+//	must_change_password = false
 //	commands = ["ls", "cat"]
 //	quota = "500MiB"
 //	max_timeout = "1h"
@@ -44,6 +46,12 @@
 //   - disabled: true keeps the account in the file but refuses its logins.
 //   - demo: true marks a demonstration account. The caller (cubbyd) must serve
 //     demo accounts only on a loopback address; see [Config.HasDemo].
+//   - email: the user's email address, kept for the admin (cubby sends no
+//     mail): one line of at most 254 bytes, without spaces, with an "@".
+//   - must_change_password: true means the password was set for the user
+//     (a one-time password from [Import]), so the user must choose a new
+//     one before the server allows anything else. [SetPassword] removes
+//     the key.
 //
 // Two more kinds of table declare folders that every user sees (see
 // [Folders]):
@@ -100,8 +108,8 @@
 //
 // Loading runs in two steps: the toml package decodes the file into typed
 // structs, then a separate validation step checks, in this order, the keys
-// (known names, user names and TOML types), the values (verifiers, commands,
-// sizes, durations and the ranges of limits), that every user has a
+// (known names, user names and TOML types), the values (verifiers, emails,
+// commands, sizes, durations and the ranges of limits), that every user has a
 // password, and finally that max_timeout is not less than timeout, in
 // [defaults] and then for each user after merging. Each check walks the
 // file from top to bottom, so the problem reported does not depend on map
@@ -109,13 +117,19 @@
 //
 // # Editing
 //
-// [AddUser], [SetPassword] and [DeleteUser] change the file as text, so that
-// the administrator's comments, ordering and spacing survive. They hold an
-// exclusive lock on PATH.lock from reading the file until the new version
-// has replaced it, check that the edited text loads, and write it
-// atomically with mode 0600. They refuse, without writing, any file in
+// [AddUser], [AddUsers], [SetPassword] and [DeleteUser] change the file as
+// text, so that the administrator's comments, ordering and spacing
+// survive. They hold an exclusive lock on PATH.lock from reading the file
+// until the new version has replaced it, check that the edited text
+// loads, and write it atomically with mode 0600. They refuse, without writing, any file in
 // which users are not written as [users.<name>] tables with plain keys (for
 // example an inline users = { ... } table or dotted keys such as
 // users.alice.password = "..."), because such files cannot be edited
 // line by line with certainty.
+//
+// # Rosters
+//
+// [Import] creates the accounts of a class list, a CSV file read by
+// [ReadRoster], in one edit: each gets a one-time password and
+// must_change_password = true, and the caller hands out the passwords.
 package users

@@ -41,11 +41,90 @@ func AddUser(path, name string, v auth.Verifier) error {
 	})
 }
 
+// NewUser is an account for AddUsers to add.
+type NewUser struct {
+	Name     string
+	Verifier auth.Verifier
+	// Email is stored as the user's email key; "" leaves it out.
+	Email string
+	// Quota is stored as the user's quota key, as written (a size such as
+	// "500MiB", see ParseSize); "" leaves it out, so [defaults] applies.
+	Quota string
+	// MustChangePassword stores must_change_password = true.
+	MustChangePassword bool
+}
+
+// AddUsers adds, in one edit of the users file at path, each user of list
+// that the file does not have yet, at the end of the file in list order.
+// It creates the file if it does not exist, and returns the names of the
+// users it skipped because the file already had them. Every entry is
+// checked before anything is written: an invalid one is an error and
+// nothing changes.
+//
+// If commit is not nil, it is called with the users about to be added
+// while the file is locked, after the edit has been checked and before
+// the file is replaced; an error from it leaves the file unchanged. A
+// caller that must hand out the new users' passwords does so in commit, so
+// that no account is created whose password was not handed out. commit is
+// not called when every user was skipped.
+func AddUsers(path string, list []NewUser, commit func(added []NewUser) error) (skipped []string, err error) {
+	seen := make(map[string]bool, len(list))
+	for _, u := range list {
+		if err := checkNewUser(u); err != nil {
+			return nil, err
+		}
+		if seen[u.Name] {
+			return nil, fmt.Errorf("users: %q is twice in the list of users to add", u.Name)
+		}
+		seen[u.Name] = true
+	}
+	err = editFileIf(path, true, func(text string) (string, bool, error) {
+		out, added, existing, err := addUsersText(path, text, list)
+		if err != nil || len(added) == 0 {
+			skipped = existing
+			return "", false, err
+		}
+		if commit != nil {
+			if err := commit(added); err != nil {
+				return "", false, err
+			}
+		}
+		skipped = existing
+		return out, true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return skipped, nil
+}
+
+// checkNewUser checks the fields of u that AddUsers writes.
+func checkNewUser(u NewUser) error {
+	if err := ValidName(u.Name); err != nil {
+		return err
+	}
+	if _, err := auth.ParseVerifier(u.Verifier.String()); err != nil {
+		return fmt.Errorf("users: %s: bad password verifier: %w", u.Name, err)
+	}
+	if u.Email != "" {
+		if msg := emailProblem(u.Email); msg != "" {
+			return fmt.Errorf("users: %s: email %q %s", u.Name, u.Email, msg)
+		}
+	}
+	if u.Quota != "" {
+		if _, err := parseSize(u.Quota); err != nil {
+			return fmt.Errorf("users: %s: quota: %w", u.Name, err)
+		}
+	}
+	return nil
+}
+
 // SetPassword replaces the password of the user name in the users file at
 // path with v, keeping the line's indentation and any comment after the
 // value. If the user's table has no password line, one is added right
-// after the table header. It returns an error wrapping ErrNoUser if the
-// file has no such user.
+// after the table header. The user's must_change_password line, if any,
+// is removed: the password is no longer one that was set for them. It
+// returns an error wrapping ErrNoUser if the file has no such user.
 func SetPassword(path, name string, v auth.Verifier) error {
 	if err := ValidName(name); err != nil {
 		return err
@@ -79,6 +158,15 @@ func DeleteUser(path, name string) error {
 // before the read until after the rename. If create is true, a missing
 // file is treated as empty.
 func editFile(path string, create bool, change func(text string) (string, error)) error {
+	return editFileIf(path, create, func(text string) (string, bool, error) {
+		out, err := change(text)
+		return out, err == nil, err
+	})
+}
+
+// editFileIf is editFile for a change that may leave the file as it is:
+// the file is replaced only if change returns true.
+func editFileIf(path string, create bool, change func(text string) (string, bool, error)) error {
 	target, err := filepath.EvalSymlinks(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		target = path
@@ -108,8 +196,8 @@ func editFile(path string, create bool, change func(text string) (string, error)
 	default:
 		return fmt.Errorf("users: reading users file: %w", err)
 	}
-	text, err := change(string(data))
-	if err != nil {
+	text, write, err := change(string(data))
+	if err != nil || !write {
 		return err
 	}
 	return writeAtomic(target, []byte(text), orig)
@@ -305,32 +393,77 @@ func checkVerifier(c *Config, name string, v auth.Verifier) error {
 
 // addUserText returns text with a table for the user name appended.
 func addUserText(path, text, name string, v auth.Verifier) (string, error) {
+	out, _, existing, err := addUsersText(path, text, []NewUser{{Name: name, Verifier: v}})
+	if err != nil {
+		return "", err
+	}
+	if len(existing) > 0 {
+		e, _ := openEditable(path, text) // it opened in addUsersText
+		return "", fmt.Errorf("%w: %q (%s:%d)", ErrUserExists, name, path, e.lay.line("users", name))
+	}
+	return out, nil
+}
+
+// addUsersText returns text with a table appended for each user of list
+// that it does not have, those users, and the names of the others. The
+// entries of list must have been checked with checkNewUser.
+func addUsersText(path, text string, list []NewUser) (out string, added []NewUser, existing []string, err error) {
 	if text == "" {
 		text = newFileHeader
 	}
 	e, err := openEditable(path, text)
 	if err != nil {
-		return "", err
-	}
-	if len(e.userKeys(name)) > 0 {
-		return "", fmt.Errorf("%w: %q (%s:%d)", ErrUserExists, name, path, e.lay.line("users", name))
+		return "", nil, nil, err
 	}
 	lines := slices.Clone(e.lines)
-	if n := len(lines); n > 0 {
-		if !strings.HasSuffix(lines[n-1], "\n") {
-			lines[n-1] += e.eol
+	if n := len(lines); n > 0 && !strings.HasSuffix(lines[n-1], "\n") {
+		lines[n-1] += e.eol
+	}
+	var keys []string
+	for _, u := range list {
+		if len(e.userKeys(u.Name)) > 0 {
+			existing = append(existing, u.Name)
+			continue
 		}
-		if strings.TrimSpace(lines[n-1]) != "" {
+		if n := len(lines); n > 0 && strings.TrimSpace(lines[n-1]) != "" {
 			lines = append(lines, e.eol)
 		}
+		prefix := toml.Key{"users", u.Name}
+		keys = append(keys, prefix.String())
+		add := func(key, value string) {
+			lines = append(lines, key+" = "+value+e.eol)
+			keys = append(keys, append(prefix, key).String())
+		}
+		lines = append(lines, "[users."+u.Name+"]"+e.eol)
+		add("password", quote(u.Verifier.String()))
+		if u.Email != "" {
+			add("email", quote(u.Email))
+		}
+		if u.Quota != "" {
+			add("quota", quote(strings.TrimSpace(u.Quota)))
+		}
+		if u.MustChangePassword {
+			add("must_change_password", "true")
+		}
+		added = append(added, u)
 	}
-	lines = append(lines, "[users."+name+"]"+e.eol, "password = "+quote(v.String())+e.eol)
-	prefix := toml.Key{"users", name}
-	out, c, err := e.finish(lines, []string{prefix.String(), append(prefix, "password").String()}, nil)
+	if len(added) == 0 {
+		return text, nil, existing, nil
+	}
+	out, c, err := e.finish(lines, keys, nil)
 	if err != nil {
-		return "", err
+		return "", nil, nil, err
 	}
-	return out, checkVerifier(c, name, v)
+	for _, u := range added {
+		if err := checkVerifier(c, u.Name, u.Verifier); err != nil {
+			return "", nil, nil, err
+		}
+		if got := c.Users[u.Name]; got.Email != u.Email || got.MustChangePassword != u.MustChangePassword {
+			// Unreachable unless the line-based edit is wrong.
+			return "", nil, nil, fmt.Errorf("users: not changing %s: the edit did not add %q as asked", path, u.Name)
+		}
+	}
+	return out, added, existing, nil
 }
 
 // setPasswordText returns text with the password of the user name set to v.
@@ -343,25 +476,51 @@ func setPasswordText(path, text, name string, v auth.Verifier) (string, error) {
 	if h < 0 {
 		return "", fmt.Errorf("%w: %q in %s", ErrNoUser, name, path)
 	}
+	table := e.lay.stmts[h+1 : end]
+	pw := slices.IndexFunc(table, func(st stmt) bool { return st.path[2] == "password" })
+	flag := slices.IndexFunc(table, func(st stmt) bool { return st.path[2] == "must_change_password" })
 	lines := slices.Clone(e.lines)
-	var added []string
-	header := e.lay.stmts[h]
-	if i := slices.IndexFunc(e.lay.stmts[h+1:end], func(st stmt) bool { return st.path[2] == "password" }); i >= 0 {
-		st := e.lay.stmts[h+1+i]
-		last := lines[st.last-1]
-		eol := last[len(strings.TrimRight(last, "\r\n")):]
-		repl := st.indent + "password = " + quote(v.String()) + st.tail + eol
-		lines = slices.Replace(lines, st.first-1, st.last, repl)
-	} else {
+	var added, removed []string
+	setPassword := func() {
+		if pw >= 0 {
+			st := table[pw]
+			last := lines[st.last-1]
+			eol := last[len(strings.TrimRight(last, "\r\n")):]
+			repl := st.indent + "password = " + quote(v.String()) + st.tail + eol
+			lines = slices.Replace(lines, st.first-1, st.last, repl)
+			return
+		}
+		header := e.lay.stmts[h]
 		if !strings.HasSuffix(lines[header.first-1], "\n") {
 			lines[header.first-1] += e.eol
 		}
 		lines = slices.Insert(lines, header.first, header.indent+"password = "+quote(v.String())+e.eol)
 		added = []string{toml.Key{"users", name, "password"}.String()}
 	}
-	out, c, err := e.finish(lines, added, nil)
+	dropFlag := func() {
+		if flag >= 0 {
+			st := table[flag]
+			lines = slices.Delete(lines, st.first-1, st.last)
+			removed = []string{toml.Key{"users", name, "must_change_password"}.String()}
+		}
+	}
+	// The lower edit goes first, so that the line numbers of the other
+	// stay right. A password line that is missing goes right below the
+	// header, above the flag.
+	if flag > pw {
+		dropFlag()
+		setPassword()
+	} else {
+		setPassword()
+		dropFlag()
+	}
+	out, c, err := e.finish(lines, added, removed)
 	if err != nil {
 		return "", err
+	}
+	if c.Users[name].MustChangePassword {
+		// Unreachable unless the line-based edit is wrong.
+		return "", fmt.Errorf("users: not changing %s: the edit did not clear must_change_password of %q", path, name)
 	}
 	return out, checkVerifier(c, name, v)
 }

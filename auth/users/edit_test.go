@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -183,6 +184,50 @@ func TestEditGolden(t *testing.T) {
 			before: "[users.alice]\r\npassword = \"@v1\"\r\ndemo = true\r\n",
 			edit:   func(path string) error { return SetPassword(path, "alice", nv) },
 			after:  "[users.alice]\r\npassword = \"" + n + "\"\r\ndemo = true\r\n",
+		},
+		{
+			name:   "set password clears must_change_password below it",
+			before: "[users.alice]\npassword = \"@v1\" # one-time\nemail = \"a@b\"\nmust_change_password = true # until first login\nquota = \"1GiB\"\n",
+			edit:   func(path string) error { return SetPassword(path, "alice", nv) },
+			after:  "[users.alice]\npassword = \"" + n + "\" # one-time\nemail = \"a@b\"\nquota = \"1GiB\"\n",
+		},
+		{
+			name:   "set password clears must_change_password above it",
+			before: "[users.alice]\r\nmust_change_password = true\r\npassword = '''\r\n@v1'''\r\n\r\n[users.bob]\r\npassword = \"@v2\"\r\nmust_change_password = true\r\n",
+			edit:   func(path string) error { return SetPassword(path, "alice", nv) },
+			after:  "[users.alice]\r\npassword = \"" + n + "\"\r\n\r\n[users.bob]\r\npassword = \"@v2\"\r\nmust_change_password = true\r\n",
+		},
+		{
+			name:   "set a missing password and clear must_change_password",
+			before: "[users.erin]\nmust_change_password = false\ndemo = true",
+			edit:   func(path string) error { return SetPassword(path, "erin", nv) },
+			after:  "[users.erin]\npassword = \"" + n + "\"\ndemo = true",
+		},
+		{
+			name:   "add users in one edit",
+			before: labFile,
+			edit: func(path string) error {
+				skipped, err := AddUsers(path, []NewUser{
+					{Name: "s01", Verifier: nv, Email: "s01@example.edu", Quota: " 500MiB ", MustChangePassword: true},
+					{Name: "bob", Verifier: nv, MustChangePassword: true},
+					{Name: "s02", Verifier: nv},
+				}, nil)
+				if err == nil && !slices.Equal(skipped, []string{"bob"}) {
+					err = fmt.Errorf("skipped %q; want bob", skipped)
+				}
+				return err
+			},
+			after: labFile + "\n[users.s01]\npassword = \"" + n + "\"\nemail = \"s01@example.edu\"\nquota = \"500MiB\"\nmust_change_password = true\n" +
+				"\n[users.s02]\npassword = \"" + n + "\"\n",
+		},
+		{
+			name:   "add users to a new file, CRLF kept",
+			before: "# windows\r\n",
+			edit: func(path string) error {
+				_, err := AddUsers(path, []NewUser{{Name: "s01", Verifier: nv, MustChangePassword: true}, {Name: "s02", Verifier: nv, Email: "x@y"}}, nil)
+				return err
+			},
+			after: "# windows\r\n\r\n[users.s01]\r\npassword = \"" + n + "\"\r\nmust_change_password = true\r\n\r\n[users.s02]\r\npassword = \"" + n + "\"\r\nemail = \"x@y\"\r\n",
 		},
 		{
 			name:   "delete from the middle",

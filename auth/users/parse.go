@@ -35,10 +35,12 @@ type settingsDoc struct {
 
 // userDoc is one [users.NAME] table. A nil field was not in the file.
 type userDoc struct {
-	Password *string `toml:"password"`
-	Disabled bool    `toml:"disabled"`
-	Demo     bool    `toml:"demo"`
-	Keys     *[]any  `toml:"keys"`
+	Password           *string `toml:"password"`
+	Disabled           bool    `toml:"disabled"`
+	Demo               bool    `toml:"demo"`
+	Keys               *[]any  `toml:"keys"`
+	Email              *string `toml:"email"`
+	MustChangePassword bool    `toml:"must_change_password"`
 	settingsDoc
 }
 
@@ -62,9 +64,9 @@ const (
 // table and in [defaults] must hold, and false for unknown keys.
 func userKey(name string) (valueKind, bool) {
 	switch name {
-	case "password":
+	case "password", "email":
 		return kindString, true
-	case "disabled", "demo":
+	case "disabled", "demo", "must_change_password":
 		return kindBool, true
 	case "keys":
 		return kindKeys, true
@@ -320,16 +322,22 @@ func (v *validator) build(doc *fileDoc) (*Config, error) {
 		if d.Keys != nil {
 			keys, _ = keyList(*d.Keys)
 		}
+		var email string
+		if d.Email != nil {
+			email = *d.Email
+		}
 		c.Users[name] = &User{
-			Name:     name,
-			Verifier: verifier,
-			Keys:     keys,
-			Disabled: d.Disabled,
-			Demo:     d.Demo,
-			Commands: s.Commands,
-			Quota:    s.Quota,
-			Limits:   s.Limits,
-			Line:     v.lay.line("users", name),
+			Name:               name,
+			Verifier:           verifier,
+			Keys:               keys,
+			Disabled:           d.Disabled,
+			Demo:               d.Demo,
+			Email:              email,
+			MustChangePassword: d.MustChangePassword,
+			Commands:           s.Commands,
+			Quota:              s.Quota,
+			Limits:             s.Limits,
+			Line:               v.lay.line("users", name),
 		}
 	}
 	if err := v.buildFolders(doc, c); err != nil {
@@ -361,8 +369,8 @@ func (v *validator) checkTimeouts(l Limits, own *limitsDoc, key toml.Key) error 
 }
 
 // checkValues checks, in file order, the values that need more than a type
-// check: verifiers, commands, quotas, limits, share paths and modes, and
-// date-times.
+// check: verifiers, emails, commands, quotas, limits, share paths and
+// modes, and date-times.
 func (v *validator) checkValues(doc *fileDoc) error {
 	for _, key := range v.md.Keys() {
 		if (key[0] == "shares" || key[0] == "dropboxes") && len(key) >= 3 {
@@ -372,7 +380,7 @@ func (v *validator) checkValues(doc *fileDoc) error {
 			continue
 		}
 		var s settingsDoc
-		var password *string
+		var password, email *string
 		var keys *[]any
 		switch {
 		case len(key) == 2 && key[0] == "defaults":
@@ -381,6 +389,7 @@ func (v *validator) checkValues(doc *fileDoc) error {
 			d := doc.Users[key[1]]
 			s = d.settingsDoc
 			password = d.Password
+			email = d.Email
 			keys = d.Keys
 		default:
 			continue
@@ -392,6 +401,12 @@ func (v *validator) checkValues(doc *fileDoc) error {
 				// Never echo the value: it may be a password typed by
 				// mistake. The auth package's errors do not echo it either.
 				err = fmt.Errorf("bad password verifier: %w", perr)
+			}
+		case "email":
+			if email != nil {
+				if msg := emailProblem(*email); msg != "" {
+					err = fmt.Errorf("%q %s", *email, msg)
+				}
 			}
 		case "commands":
 			_, err = commandList(*s.Commands)

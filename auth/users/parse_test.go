@@ -104,6 +104,14 @@ var badFiles = []struct {
 		`users.toml:1: users.alice: must be a table, not an array of tables`},
 	{"defaults not a table", "defaults = []\n",
 		`users.toml:1: defaults: must be a table, not an array`},
+	{"integer email", "[users.alice]\npassword = \"@v1\"\nemail = 5\n",
+		`users.toml:3: users.alice.email: must be a string, not an integer`},
+	{"string must_change_password", "[users.alice]\npassword = \"@v1\"\nmust_change_password = \"yes\"\n",
+		`users.toml:3: users.alice.must_change_password: must be true or false, not a string`},
+	{"email in defaults", "[defaults]\nemail = \"a@b\"\n",
+		`users.toml:2: unknown key "email" in [defaults]`},
+	{"must_change_password in defaults", "[defaults]\nmust_change_password = true\n",
+		`users.toml:2: unknown key "must_change_password" in [defaults]`},
 
 	// Bad values.
 	{"bad quota unit", "[users.alice]\npassword = \"@v1\"\nquota = \"5 parsecs\"\n",
@@ -116,6 +124,16 @@ var badFiles = []struct {
 		`users.toml:3: users.alice.quota: must not be negative (use 0 for unlimited)`},
 	{"huge quota", "[users.alice]\npassword = \"@v1\"\nquota = \"9000000TiB\"\n",
 		`users.toml:3: users.alice.quota: bad size "9000000TiB": too large`},
+	{"email without @", "[users.alice]\npassword = \"@v1\"\nemail = \"alice.example.edu\"\n",
+		`users.toml:3: users.alice.email: "alice.example.edu" has no "@"`},
+	{"empty email", "[users.alice]\npassword = \"@v1\"\nemail = \"\"\n",
+		`users.toml:3: users.alice.email: "" is empty`},
+	{"email with a line break", "[users.alice]\npassword = \"@v1\"\nemail = \"a@b\\nc\"\n",
+		`users.toml:3: users.alice.email: "a@b\nc" contains a line break or another control character`},
+	{"email with a space", "[users.alice]\npassword = \"@v1\"\nemail = \"Alice <a@b>\"\n",
+		`users.toml:3: users.alice.email: "Alice <a@b>" contains a space`},
+	{"long email", "[users.alice]\npassword = \"@v1\"\nemail = \"a@" + strings.Repeat("b", 253) + "\"\n",
+		`users.toml:3: users.alice.email: "a@` + strings.Repeat("b", 253) + `" is longer than 254 bytes`},
 	{"empty command", "[users.alice]\npassword = \"@v1\"\ncommands = [\"ls\", \"\"]\n",
 		`users.toml:3: users.alice.commands: entry 2 "" is empty`},
 	{"command with slash", "[defaults]\ncommands = [\"ls\", \"/bin/sh\"]\n",
@@ -220,6 +238,8 @@ quota = 1048576
 [users.dave]
 password = "@v1"
 demo = true
+email = "dave@example.edu"
+must_change_password = true
 `
 	c, err := Parse("users.toml", []byte(expand(in)))
 	if err != nil {
@@ -262,6 +282,12 @@ demo = true
 				t.Errorf("Commands = %#v, want %#v", u.Commands, tt.commands)
 			}
 		})
+	}
+	if d := c.Users["dave"]; d.Email != "dave@example.edu" || !d.MustChangePassword {
+		t.Errorf("dave: Email %q, MustChangePassword %v; want dave@example.edu, true", d.Email, d.MustChangePassword)
+	}
+	if a := c.Users["alice"]; a.Email != "" || a.MustChangePassword {
+		t.Errorf("alice: Email %q, MustChangePassword %v; want none, false", a.Email, a.MustChangePassword)
 	}
 	// A user's list must not share memory with the defaults.
 	c.Users["bob"].Commands[0] = "rm"

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cubby-dev/cubby/auth"
 	"golang.org/x/crypto/ssh"
@@ -60,7 +62,15 @@ type User struct {
 	// Disabled accounts are listed but must not be able to log in.
 	Disabled bool
 	// Demo marks a demonstration account, to be served only on loopback.
-	Demo     bool
+	Demo bool
+	// Email is the user's address as the admin gave it, for the admin's
+	// records; "" if none. cubby sends no mail.
+	Email string
+	// MustChangePassword marks an account whose password was set for it
+	// (a one-time password from a roster import): the user must choose a
+	// new one before anything else is allowed.
+	MustChangePassword bool
+
 	Commands []string
 	Quota    int64
 	Limits   Limits
@@ -162,6 +172,32 @@ func nameProblem(name string) string {
 		return ""
 	}
 	return fmt.Sprintf("user name %q: must start with a lowercase letter or _ and contain only a-z 0-9 _ -, at most %d characters", name, MaxNameLen)
+}
+
+// MaxEmailLen is the maximum length of an email address in bytes (RFC
+// 5321's limit on a path, less the angle brackets).
+const MaxEmailLen = 254
+
+// emailProblem returns "" if addr may be stored as a user's email, and
+// otherwise what is wrong with it. The check is loose on purpose: the
+// address is only kept for the admin, so it needs to be one printable
+// line with an "@", not a deliverable address.
+func emailProblem(addr string) string {
+	switch {
+	case addr == "":
+		return "is empty"
+	case len(addr) > MaxEmailLen:
+		return fmt.Sprintf("is longer than %d bytes", MaxEmailLen)
+	case !utf8.ValidString(addr):
+		return "is not valid UTF-8"
+	case strings.IndexFunc(addr, unicode.IsControl) >= 0:
+		return "contains a line break or another control character"
+	case strings.IndexFunc(addr, unicode.IsSpace) >= 0:
+		return "contains a space"
+	case !strings.Contains(addr, "@"):
+		return `has no "@"`
+	}
+	return ""
 }
 
 // commandProblem returns "" if name may appear in a commands list, and
