@@ -151,11 +151,12 @@ func (c *conn) serve() {
 		return
 	}
 	defer h.root.Close()
-	if err := wc.WriteMessage(&wire.AuthOK{Message: c.pendingFinal, User: user, Cwd: "~"}); err != nil {
+	mustChange := c.srv.mustChangePassword(user)
+	if err := wc.WriteMessage(&wire.AuthOK{Message: c.pendingFinal, User: user, Cwd: "~", MustChange: mustChange}); err != nil {
 		return
 	}
 	c.pendingFinal = nil
-	c.log.Info("login succeeded", "method", c.method)
+	c.log.Info("login succeeded", "method", c.method, "must_change_password", mustChange)
 
 	s := &session{conn: c, wc: wc, home: h, cwd: ".", log: c.log}
 	s.run(c.ctx)

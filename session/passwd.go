@@ -108,6 +108,14 @@ func (s *session) passwd(ctx context.Context, m *wire.Passwd) error {
 	return s.wc.WriteMessage(&wire.PasswdOK{Message: final})
 }
 
+// mustChangePassword reports whether the accounts in force say that user
+// must set a new password before anything else. It is asked at each
+// request, so that the flag follows a reloaded users file.
+func (s *Server) mustChangePassword(user string) bool {
+	u, ok := s.userDB().Lookup(user)
+	return ok && u.MustChangePassword
+}
+
 const errWrongOld = "passwd: your current password is wrong; nothing changed"
 
 func trimAuth(err error) string {
@@ -120,7 +128,7 @@ func trimAuth(err error) string {
 
 // setVerifier puts v in force as user's password at once, without waiting
 // for the users file to be reloaded, when the accounts in force are a
-// *users.Config. The swap is a compare-and-swap so that a reload that
+// *users.Config; like users.SetPassword, it clears MustChangePassword. The swap is a compare-and-swap so that a reload that
 // lands meanwhile (and already has v, read from the file) is not undone.
 func (s *Server) setVerifier(user string, v auth.Verifier) {
 	for {
@@ -139,6 +147,7 @@ func (s *Server) setVerifier(user string, v auth.Verifier) {
 		}
 		u := *old
 		u.Verifier = v
+		u.MustChangePassword = false
 		next := &users.Config{Path: cfg.Path, Defaults: cfg.Defaults, Users: maps.Clone(cfg.Users)}
 		next.Users[user] = &u
 		var ndb UserDB = next

@@ -130,6 +130,13 @@ func (s *session) dispatch(ctx context.Context, m wire.Message) (err error) {
 	if err := s.throttle(ctx); err != nil {
 		return err
 	}
+	// Until a user whose password was set for them has chosen their own,
+	// only Passwd is served. Every other frame is refused, not only the
+	// requests known here, so that a request type added later cannot
+	// slip past.
+	if _, ok := m.(*wire.Passwd); !ok && s.conn.srv.mustChangePassword(s.home.user) {
+		return s.replyError(errorf(wire.KindPasswordChange, s.home.user+" must set a new password first (cubby asks at login)"), m.Type().String())
+	}
 	switch m := m.(type) {
 	case *wire.UploadRequest:
 		return s.upload(ctx, m)

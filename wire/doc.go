@@ -10,7 +10,7 @@
 //	client → server  AuthStart{SCRAM client-first}
 //	server → client  AuthChallenge{server-first}   or Error{KindAuth}
 //	client → server  AuthResponse{client-final}
-//	server → client  AuthOK{server-final, user, cwd} or Error{KindAuth}
+//	server → client  AuthOK{server-final, user, cwd, must-change} or Error{KindAuth}
 //	then requests, one at a time, each ended by its last frame or an Error:
 //	  UploadRequest → UploadReady → UploadStart, Data…, UploadEnd → TransferDone
 //	  DownloadRequest → DownloadReady, Data…, DownloadEnd

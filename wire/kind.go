@@ -27,6 +27,7 @@ const (
 	KindNotAllowed                  // the user may not run that program, or write there
 	KindCommandNotFound             // no such program in the jail
 	KindUnavailable                 // the server cannot offer this (e.g. no jail)
+	KindPasswordChange              // the user must set a new password first
 )
 
 var kindNames = [...]string{
@@ -49,6 +50,7 @@ var kindNames = [...]string{
 	KindNotAllowed:      "not allowed",
 	KindCommandNotFound: "command not found",
 	KindUnavailable:     "unavailable",
+	KindPasswordChange:  "password change required",
 }
 
 func (k Kind) String() string {

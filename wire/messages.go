@@ -266,6 +266,9 @@ type AuthOK struct {
 	Message []byte // server-final-message
 	User    string
 	Cwd     string // home-relative working directory, "~" at login
+	// MustChange says the user must set a new password (Passwd) before
+	// the server accepts any other request.
+	MustChange bool
 }
 
 func (*AuthOK) Type() Type { return TypeAuthOK }
@@ -282,12 +285,13 @@ func (m *AuthOK) AppendBinary(b []byte) ([]byte, error) {
 	}
 	b = appendBytes(b, m.Message)
 	b = appendString(b, m.User)
-	return appendString(b, m.Cwd), nil
+	b = appendString(b, m.Cwd)
+	return appendBool(b, m.MustChange), nil
 }
 
 func (m *AuthOK) UnmarshalBinary(p []byte) error {
 	d := decoder{b: p}
-	*m = AuthOK{Message: d.bytes(MaxAuthLen), User: d.string(MaxTextLen), Cwd: d.string(MaxPathLen)}
+	*m = AuthOK{Message: d.bytes(MaxAuthLen), User: d.string(MaxTextLen), Cwd: d.string(MaxPathLen), MustChange: d.bool()}
 	return d.finish()
 }
 

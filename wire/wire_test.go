@@ -24,6 +24,7 @@ var samples = []Message{
 	&AuthChallenge{Message: []byte("r=abcdef,s=c2FsdA,i=2")},
 	&AuthResponse{Message: []byte("c=biws,r=abcdef,p=cHJvb2Y")},
 	&AuthOK{Message: []byte("v=c2ln"), User: "alice", Cwd: "~"},
+	&AuthOK{Message: []byte{}, User: "s01", Cwd: "~", MustChange: true}, // a key login
 	&UploadRequest{Path: "dir/", Name: "CSC 574 Programming_Assignment_1.pdf", Size: 1 << 40, Mode: 0o644, MTime: -5, Resume: true},
 	&UploadReady{Offset: 77, PrefixSum: sum1},
 	&UploadStart{Offset: 77},
@@ -109,8 +110,8 @@ func TestGoldenBytes(t *testing.T) {
 				0, 0, 0x01, 0xa4,
 				0, 0, 0, 0, 0, 0, 0, 2,
 				1}},
-		{&AuthOK{Message: []byte("v"), User: "al", Cwd: "~"},
-			[]byte{0x05, 0, 0, 0, 16, 0, 0, 0, 1, 'v', 0, 0, 0, 2, 'a', 'l', 0, 0, 0, 1, '~'}},
+		{&AuthOK{Message: []byte("v"), User: "al", Cwd: "~", MustChange: true},
+			[]byte{0x05, 0, 0, 0, 17, 0, 0, 0, 1, 'v', 0, 0, 0, 2, 'a', 'l', 0, 0, 0, 1, '~', 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.m.Type().String(), func(t *testing.T) {
@@ -196,6 +197,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"string over its limit", TypeError, []byte{0, 1, 0xff, 0xff, 0xff, 0xff}, ErrFieldTooLong},
 		{"bad utf-8", TypeError, []byte{0, 1, 0, 0, 0, 1, 0xff}, ErrInvalidUTF8},
 		{"bool 2", TypeUploadRequest, append(make([]byte, 4+4+8+4+8), 2), ErrInvalidBool},
+		{"AuthOK without must_change", TypeAuthOK, []byte{0, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 0, 1, '~'}, ErrShortPayload},
 		{"output stream 3", TypeOutput, []byte{3, 'x'}, ErrInvalidStream},
 		{"17 env entries", TypeCommand, []byte{0, 0, 0, 0, 17}, ErrFieldTooLong},
 		{"listing over its limit", TypeListing, []byte{0, 0, 0x08, 0x01}, ErrFieldTooLong},

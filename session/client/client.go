@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,6 +74,15 @@ type Client struct {
 	user string
 	cwd  string
 	mu   sync.Mutex
+
+	// mustChange is the server's word that the user must set a new
+	// password first; loginPassword is a copy of the password the
+	// session logged in with, kept only while mustChange is set. They
+	// have their own lock: mu is held for a whole request, and Close
+	// may be called during one.
+	pwMu          sync.Mutex
+	mustChange    bool
+	loginPassword []byte
 }
 
 // Dial connects to addr ("host:port"), settles the server's identity, logs
@@ -159,6 +169,9 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Client, error) {
 	if err := cl.login(password); err != nil {
 		cl.Close()
 		return nil, err
+	}
+	if cl.mustChange {
+		cl.loginPassword = slices.Clone(password)
 	}
 	c.nc.SetDeadline(time.Time{})
 	return cl, nil
@@ -307,7 +320,7 @@ func (c *Client) login(password []byte) error {
 	if err := cl.Verify(ok.Message); err != nil {
 		return err
 	}
-	c.user, c.cwd = ok.User, ok.Cwd
+	c.user, c.cwd, c.mustChange = ok.User, ok.Cwd, ok.MustChange
 	return nil
 }
 
@@ -340,5 +353,39 @@ func (c *Client) readError(err error) error {
 func (c *Client) User() string { return c.user }
 func (c *Client) Cwd() string  { return c.cwd }
 
+// MustChangePassword reports whether the server requires a new password
+// (see Passwd) before it serves anything else: the account's password was
+// set for the user, such as a one-time password from a roster import.
+func (c *Client) MustChangePassword() bool {
+	c.pwMu.Lock()
+	defer c.pwMu.Unlock()
+	return c.mustChange
+}
+
+// LoginPassword returns a copy of the password the session logged in with
+// while MustChangePassword is true, so that the caller need not ask again
+// for the current password, and nil after a key login or once the password
+// was changed. The caller should clear the copy when done with it.
+func (c *Client) LoginPassword() []byte {
+	c.pwMu.Lock()
+	defer c.pwMu.Unlock()
+	return slices.Clone(c.loginPassword)
+}
+
+// passwordChanged records that the session's password is the user's own.
+func (c *Client) passwordChanged() {
+	c.pwMu.Lock()
+	defer c.pwMu.Unlock()
+	c.mustChange = false
+	clear(c.loginPassword)
+	c.loginPassword = nil
+}
+
 // Close ends the session.
-func (c *Client) Close() error { return c.nc.Close() }
+func (c *Client) Close() error {
+	c.pwMu.Lock()
+	clear(c.loginPassword)
+	c.loginPassword = nil
+	c.pwMu.Unlock()
+	return c.nc.Close()
+}

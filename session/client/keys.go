@@ -119,6 +119,6 @@ func (c *Client) keyLogin(signer ssh.Signer) error {
 	if err != nil {
 		return err
 	}
-	c.user, c.cwd = ok.User, ok.Cwd
+	c.user, c.cwd, c.mustChange = ok.User, ok.Cwd, ok.MustChange
 	return nil
 }

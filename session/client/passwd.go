@@ -60,5 +60,9 @@ func (c *Client) Passwd(ctx context.Context, old, new []byte) error {
 	if err != nil {
 		return err
 	}
-	return cl.Verify(ok.Message)
+	if err := cl.Verify(ok.Message); err != nil {
+		return err
+	}
+	c.passwordChanged()
+	return nil
 }
