@@ -112,7 +112,11 @@ func ReadRoster(path string, r io.Reader) (*Roster, error) {
 			return nil, fail(line, "more than %d rows; split the roster into several files", MaxRosterRows)
 		}
 		if err != nil {
-			ro.Bad = append(ro.Bad, fail(line, "%d fields, but the header has %d", len(rec), len(header)))
+			fields := "fields"
+			if len(rec) == 1 {
+				fields = "field"
+			}
+			ro.Bad = append(ro.Bad, fail(line, "%d %s, but the header has %d", len(rec), fields, len(header)))
 			continue
 		}
 		field := func(name string) string {
@@ -306,7 +310,7 @@ func Import(path string, roster *Roster, opts ImportOptions) (*ImportResult, err
 	}
 	res.sortNotes()
 	if opts.AllOrNothing && res.Bad > 0 {
-		return res, fmt.Errorf("%w: %s has %d; nothing imported", ErrBadRoster, roster.Path, res.Bad)
+		return res, fmt.Errorf("%w (%d in %s); nothing imported", ErrBadRoster, res.Bad, roster.Path)
 	}
 	if len(todo) == 0 {
 		return res, nil

@@ -34,6 +34,8 @@ anything else runs on the server. Without a command, cubby reads commands from a
 Login: with the SSH key given by -i (an encrypted key asks for its
 passphrase), else with the keys of a running ssh-agent ($SSH_AUTH_SOCK), then
 with the password, from a prompt, --password-stdin, or $CUBBY_PASSWORD.
+An account whose password was set by the admin (a one-time password) must
+choose a new one at its first login: cubby asks for it on the terminal.
 Exit status: the remote command's, 1 when a client command fails, 255 when
 cubby cannot connect or log in.
 
@@ -140,6 +142,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sh.Interrupt = interrupt
 	if tty != nil {
 		sh.ReadPassword = func(prompt string) ([]byte, error) { return readSecret(tty, stderr, prompt) }
+	}
+	if c.MustChangePassword() {
+		// The new password is asked for on the terminal only: a script
+		// cannot choose one that its user will know.
+		if tty == nil || batchFile != nil || *pwStdin {
+			fmt.Fprintf(stderr, "cubby: %s must set a new password first: log in once interactively with cubby\n", c.User())
+			return exitConnect
+		}
+		if err := sh.ChangeRequiredPassword(ctx); err != nil {
+			fmt.Fprintln(stderr, "cubby:", shell.UserMessage(err))
+			return exitConnect
+		}
 	}
 	out := terminal(stdout)
 	if out != nil && !*quiet {

@@ -4,6 +4,7 @@
 //	cubbyd fingerprint [--data DIR]
 //	cubbyd user add|passwd|del NAME [--config F] [--password-stdin]
 //	cubbyd user list [--config F]
+//	cubbyd user import [--config F] [--sheet FILE] [--all-or-nothing] roster.csv
 package main
 
 import (
@@ -45,7 +46,9 @@ const usage = `usage:
   cubbyd user add NAME [--config users.toml] [--password-stdin]
   cubbyd user passwd NAME [--config users.toml] [--password-stdin]
   cubbyd user del NAME [--config users.toml]
-  cubbyd user list [--config users.toml]`
+  cubbyd user list [--config users.toml]
+  cubbyd user import [--config users.toml] [--sheet FILE] [--all-or-nothing] roster.csv
+      (roster.csv: a header row with name, and optionally email and quota)`
 
 type usageError struct{ msg string }
 

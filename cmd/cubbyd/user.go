@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/term"
@@ -20,9 +22,12 @@ const minPasswordLen = 8
 
 func user(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &usageError{"user: missing subcommand (add, passwd, del, list)"}
+		return &usageError{"user: missing subcommand (add, passwd, del, list, import)"}
 	}
 	sub := args[0]
+	if sub == "import" {
+		return userImport(args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("user "+sub, stderr)
 	var common commonFlags
 	common.register(fs)
@@ -130,4 +135,86 @@ func readNewPassword(name string, fromStdin bool, stdin io.Reader, stderr io.Wri
 		return nil, fmt.Errorf("password too short: at least %d characters", minPasswordLen)
 	}
 	return pw, nil
+}
+
+// userImport creates the accounts of a roster (cubbyd user import) and
+// hands out their one-time passwords on a sheet.
+func userImport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("user import", stderr)
+	var common commonFlags
+	common.register(fs)
+	sheet := fs.String("sheet", "", "write the names and one-time passwords to `FILE`, created with mode 0600 (it must not exist; FILE.csv gets CSV for a mail merge), instead of standard output")
+	allOrNothing := fs.Bool("all-or-nothing", false, "import nothing if any row of the roster is bad")
+	pos, err := parseFlags(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	// Checked now, so as not to derive every verifier first; the sheet is
+	// created with O_EXCL all the same.
+	if *sheet != "" {
+		if _, err := os.Lstat(*sheet); err == nil {
+			return fmt.Errorf("the sheet %s already exists; not overwriting it (it may hold passwords handed out before)", *sheet)
+		}
+	}
+	roster, err := users.LoadRoster(pos[0])
+	if err != nil {
+		return err
+	}
+	created := false
+	res, err := users.Import(common.config, roster, users.ImportOptions{
+		AllOrNothing: *allOrNothing,
+		Sheet: func(accounts []users.Account) error {
+			if *sheet == "" {
+				return users.WriteSheet(stdout, accounts, false)
+			}
+			created = true
+			return writeSheet(*sheet, accounts)
+		},
+	})
+	if err != nil && created {
+		// The sheet was written but the accounts were not created.
+		os.Remove(*sheet)
+	}
+	if res != nil {
+		for _, n := range res.Notes {
+			fmt.Fprintln(stderr, n)
+		}
+		fmt.Fprintf(stderr, "imported %s, skipped %d existing, %s\n", plural(len(res.Added), "user"), res.Existing, plural(res.Bad, "bad row"))
+	}
+	if err != nil {
+		return err
+	}
+	if res.Bad > 0 {
+		// The good rows are in, but a script should still notice.
+		return fmt.Errorf("%s of %s not imported; correct the file and run the import again (it skips the users it already created)", plural(res.Bad, "bad row"), roster.Path)
+	}
+	return nil
+}
+
+// writeSheet creates the file path, which must not exist, with mode 0600
+// and writes the sheet of accounts to it; a .csv file gets CSV.
+func writeSheet(path string, accounts []users.Account) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("sheet: %w; nothing imported", err)
+	}
+	err = users.WriteSheet(f, accounts, strings.EqualFold(filepath.Ext(path), ".csv"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the sheet %s: %w; nothing imported", path, err)
+	}
+	return nil
+}
+
+// plural returns "1 user" or "n users".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

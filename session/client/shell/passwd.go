@@ -26,6 +26,21 @@ func (s *Shell) passwd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer clear(old)
+	if err := s.setPassword(ctx, read, old); err != nil {
+		return err
+	}
+	fmt.Fprintln(s.Stdout, "passwd: password changed; use the new one from now on")
+	return nil
+}
+
+// refusal is a new password refused before anything was sent.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
+// setPassword asks for the new password twice, checks it and sets it,
+// proving the current password old.
+func (s *Shell) setPassword(ctx context.Context, read func(prompt string) ([]byte, error), old []byte) error {
 	pw, err := read("New password: ")
 	if err != nil {
 		return err
@@ -38,17 +53,50 @@ func (s *Shell) passwd(ctx context.Context, args []string) error {
 	defer clear(again)
 	switch {
 	case !bytes.Equal(pw, again):
-		return errors.New("passwd: the new passwords differ; nothing changed")
+		return refusal("passwd: the new passwords differ; nothing changed")
 	case utf8.RuneCount(pw) < MinPasswordLen:
-		return fmt.Errorf("passwd: the new password is shorter than %d characters; nothing changed", MinPasswordLen)
+		return refusal(fmt.Sprintf("passwd: the new password is shorter than %d characters; nothing changed", MinPasswordLen))
 	case bytes.Equal(pw, old):
-		return errors.New("passwd: the new password is the current one; nothing changed")
+		return refusal("passwd: the new password is the current one; nothing changed")
 	}
-	if err := s.Client.Passwd(ctx, old, pw); err != nil {
-		return err
+	return s.Client.Passwd(ctx, old, pw)
+}
+
+// requiredAttempts is how many times ChangeRequiredPassword asks for a new
+// password that it refuses itself (such as two that differ).
+const requiredAttempts = 3
+
+// ChangeRequiredPassword has the user choose a new password, on the
+// terminal, when the server requires one before anything else
+// (client.Client.MustChangePassword): the password was set for the user,
+// such as a one-time password from the admin's roster import. The current
+// password is the one the session logged in with, or, after a key login,
+// is asked for. It needs ReadPassword; a caller without a terminal should
+// tell the user to log in once interactively instead.
+func (s *Shell) ChangeRequiredPassword(ctx context.Context) error {
+	if s.ReadPassword == nil {
+		return fmt.Errorf("%s must set a new password first: log in once interactively with cubby", s.Client.User())
 	}
-	fmt.Fprintln(s.Stdout, "passwd: password changed; use the new one from now on")
-	return nil
+	fmt.Fprintln(s.Stderr, "You must choose a new password before using cubby.")
+	old := s.Client.LoginPassword()
+	if old == nil {
+		var err error
+		if old, err = s.ReadPassword("Current (one-time) password: "); err != nil {
+			return err
+		}
+	}
+	defer clear(old)
+	for attempt := 1; ; attempt++ {
+		err := s.setPassword(ctx, s.ReadPassword, old)
+		if err == nil {
+			fmt.Fprintln(s.Stderr, "Password changed; use the new one from now on.")
+			return nil
+		}
+		if _, ok := err.(refusal); !ok || attempt == requiredAttempts {
+			return err
+		}
+		fmt.Fprintln(s.Stderr, err)
+	}
 }
 
 // passwordReader returns how passwd reads each password: ReadPassword on
