@@ -100,23 +100,33 @@ func AddUsers(path string, list []NewUser, commit func(added []NewUser) error) (
 
 // checkNewUser checks the fields of u that AddUsers writes.
 func checkNewUser(u NewUser) error {
-	if err := ValidName(u.Name); err != nil {
-		return err
+	if msg := accountProblem(u.Name, u.Email, u.Quota); msg != "" {
+		return errors.New("users: " + msg)
 	}
 	if _, err := auth.ParseVerifier(u.Verifier.String()); err != nil {
 		return fmt.Errorf("users: %s: bad password verifier: %w", u.Name, err)
 	}
-	if u.Email != "" {
-		if msg := emailProblem(u.Email); msg != "" {
-			return fmt.Errorf("users: %s: email %q %s", u.Name, u.Email, msg)
-		}
-	}
-	if u.Quota != "" {
-		if _, err := parseSize(u.Quota); err != nil {
-			return fmt.Errorf("users: %s: quota: %w", u.Name, err)
-		}
-	}
 	return nil
+}
+
+// accountProblem returns what is wrong with the name, email and quota of
+// a new account, or "". An empty email or quota is left out of the
+// account, and fine.
+func accountProblem(name, email, quota string) string {
+	if msg := nameProblem(name); msg != "" {
+		return msg
+	}
+	if email != "" {
+		if msg := emailProblem(email); msg != "" {
+			return fmt.Sprintf("%s: email %q %s", name, email, msg)
+		}
+	}
+	if quota != "" {
+		if _, err := parseSize(quota); err != nil {
+			return fmt.Sprintf("%s: quota: %v", name, err)
+		}
+	}
+	return ""
 }
 
 // SetPassword replaces the password of the user name in the users file at

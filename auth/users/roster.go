@@ -149,23 +149,10 @@ func rowProblem(e RosterEntry, lineOf map[string]int) string {
 	if e.Name == "" {
 		return "no name"
 	}
-	if msg := nameProblem(e.Name); msg != "" {
-		return msg
-	}
 	if first := lineOf[e.Name]; first != 0 {
 		return fmt.Sprintf("%s is already on line %d", e.Name, first)
 	}
-	if e.Email != "" {
-		if msg := emailProblem(e.Email); msg != "" {
-			return fmt.Sprintf("%s: email %q %s", e.Name, e.Email, msg)
-		}
-	}
-	if e.Quota != "" {
-		if _, err := parseSize(e.Quota); err != nil {
-			return fmt.Sprintf("%s: quota: %v", e.Name, err)
-		}
-	}
-	return ""
+	return accountProblem(e.Name, e.Email, e.Quota)
 }
 
 // rosterHeader maps the columns of a roster's header row to their index.

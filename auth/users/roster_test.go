@@ -137,15 +137,20 @@ func TestOneTimePassword(t *testing.T) {
 	}
 }
 
-// importFile writes a roster and returns its path beside a users file.
-func importFile(t *testing.T, users, roster string) (usersPath, rosterPath string) {
+// importFile writes a users file and, beside it, a roster, and returns
+// the users file's path and the roster read.
+func importFile(t *testing.T, users, roster string) (string, *Roster) {
 	t.Helper()
-	usersPath = writeFile(t, users)
-	rosterPath = filepath.Join(filepath.Dir(usersPath), "roster.csv")
+	usersPath := writeFile(t, users)
+	rosterPath := filepath.Join(filepath.Dir(usersPath), "roster.csv")
 	if err := os.WriteFile(rosterPath, []byte(roster), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return usersPath, rosterPath
+	ro, err := LoadRoster(rosterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return usersPath, ro
 }
 
 func noteStrings(notes []*ParseError) []string {
@@ -157,12 +162,8 @@ func noteStrings(notes []*ParseError) []string {
 }
 
 func TestImport(t *testing.T) {
-	path, rosterPath := importFile(t, expand("# lab accounts\n[users.s02]\npassword = \"@v1\"\ndisabled = true\n"),
+	path, ro := importFile(t, expand("# lab accounts\n[users.s02]\npassword = \"@v1\"\ndisabled = true\n"),
 		"name,email,quota\ns01,s01@example.edu,500MiB\ns02,,\nBad,,\ns03,,\n")
-	ro, err := LoadRoster(rosterPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sheet []Account
 	res, err := Import(path, ro, ImportOptions{KDF: cheapKDF, Sheet: func(a []Account) error {
 		// The file is still as it was when the sheet is written.
@@ -179,8 +180,8 @@ func TestImport(t *testing.T) {
 		t.Errorf("result %+v; want 2 added, 1 existing, 1 bad", res)
 	}
 	wantNotes := []string{
-		rosterPath + `:3: s02 already exists; skipped`,
-		rosterPath + `:4: user name "Bad": must start with a lowercase letter or _ and contain only a-z 0-9 _ -, at most 32 characters`,
+		ro.Path + `:3: s02 already exists; skipped`,
+		ro.Path + `:4: user name "Bad": must start with a lowercase letter or _ and contain only a-z 0-9 _ -, at most 32 characters`,
 	}
 	if got := noteStrings(res.Notes); !slices.Equal(got, wantNotes) {
 		t.Errorf("notes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantNotes, "\n"))
@@ -224,16 +225,12 @@ func TestImport(t *testing.T) {
 }
 
 func TestImportAllOrNothing(t *testing.T) {
-	path, rosterPath := importFile(t, "", "name\ns01\ns01\n")
-	ro, err := LoadRoster(rosterPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, ro := importFile(t, "", "name\ns01\ns01\n")
 	res, err := Import(path, ro, ImportOptions{AllOrNothing: true, KDF: cheapKDF})
 	if !errors.Is(err, ErrBadRoster) {
 		t.Fatalf("Import = %v; want ErrBadRoster", err)
 	}
-	if want := []string{rosterPath + ":3: s01 is already on line 2"}; !slices.Equal(noteStrings(res.Notes), want) {
+	if want := []string{ro.Path + ":3: s01 is already on line 2"}; !slices.Equal(noteStrings(res.Notes), want) {
 		t.Errorf("notes %q; want %q", noteStrings(res.Notes), want)
 	}
 	if got := readFile(t, path); got != "" {
@@ -242,11 +239,7 @@ func TestImportAllOrNothing(t *testing.T) {
 }
 
 func TestImportSheetFails(t *testing.T) {
-	path, rosterPath := importFile(t, "[users]\n", "name\ns01\n")
-	ro, err := LoadRoster(rosterPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, ro := importFile(t, "[users]\n", "name\ns01\n")
 	sheetErr := errors.New("disk full")
 	if _, err := Import(path, ro, ImportOptions{KDF: cheapKDF, Sheet: func([]Account) error { return sheetErr }}); !errors.Is(err, sheetErr) {
 		t.Fatalf("Import = %v; want the sheet's error", err)
@@ -257,11 +250,7 @@ func TestImportSheetFails(t *testing.T) {
 }
 
 func TestImportRefusesBadUsersFile(t *testing.T) {
-	path, rosterPath := importFile(t, "[users.alice]\npasword = 1\n", "name\ns01\n")
-	ro, err := LoadRoster(rosterPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, ro := importFile(t, "[users.alice]\npasword = 1\n", "name\ns01\n")
 	if _, err := Import(path, ro, ImportOptions{KDF: cheapKDF}); err == nil || !strings.Contains(err.Error(), `unknown key "pasword"`) {
 		t.Fatalf("Import into a bad file = %v; want its parse error", err)
 	}
@@ -330,11 +319,7 @@ func TestImportKDF(t *testing.T) {
 	if testing.Short() {
 		t.Skip("derives a verifier at the default cost")
 	}
-	path, rosterPath := importFile(t, "", "name\ns01\n")
-	ro, err := LoadRoster(rosterPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, ro := importFile(t, "", "name\ns01\n")
 	res, err := Import(path, ro, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
