@@ -17,6 +17,14 @@
 //	/tmp         private size-capped tmpfs, nosuid, nodev, noexec
 //	/home/<user> the user's home, read-write, nosuid, nodev, noexec
 //
+// [Spec.Mounts] add host directories inside the home, such as a teacher's
+// read-only share at ~/handouts: each is cloned with open_tree and
+// attached with move_mount to a mount point opened beneath the home with
+// openat2 (RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS), so that a link planted
+// by the user is never followed; an empty read-only tmpfs can hold further
+// mounts (~/submit and the drop boxes in it). All are nosuid, nodev and
+// noexec, and read-only when asked.
+//
 // The host tree is detached with pivot_root, so nothing else of the host
 // (other homes, the server's data and configuration, /root, /var) exists in
 // the jail's mount namespace.

@@ -47,6 +47,14 @@ type initSpec struct {
 	Rlimits  []rlimit
 	Landlock int
 	Seccomp  bool
+	Mounts   []mountSpec
+}
+
+// mountSpec is a Mount with its source resolved on the host.
+type mountSpec struct {
+	Source   string // "" for an empty directory
+	Target   string
+	ReadOnly bool
 }
 
 type rlimit struct {
@@ -148,6 +156,7 @@ func runInit() {
 	check(os.Mkdir(home, 0o755), "mkdir home")
 	check(unix.Mount("/oldroot"+spec.Home, home, "", unix.MS_BIND, ""), "bind home")
 	check(setattr(home, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, false), "restrict home")
+	mountFolders(home, spec.Mounts)
 	passwd := fmt.Sprintf("root:x:0:0:root:/root:/bin/false\n%s:x:%d:%d:%s:/home/%s:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
 		spec.User, jailUID, jailGID, spec.User, spec.User)
 	group := fmt.Sprintf("root:x:0:\n%s:x:%d:\nnogroup:x:65534:\n", spec.User, jailGID)
@@ -181,7 +190,7 @@ func runInit() {
 
 	check(unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 	if spec.Landlock > 0 {
-		check(applyLandlock(spec.Landlock, sysDirs, cwd), "landlock")
+		check(applyLandlock(spec.Landlock, sysDirs, "/home/"+spec.User), "landlock")
 	}
 	dropCaps()
 
@@ -198,7 +207,7 @@ func runInit() {
 }
 
 // warmSpec is a sample request decoded while the init waits in the pool.
-const warmSpec = `{"User":"u","Home":"/h","Dir":".","Argv":["a"],"Env":["A=b"],"TmpSize":1,"Rlimits":[{"Resource":1,"Cur":1,"Max":1}],"Landlock":1,"Seccomp":true}`
+const warmSpec = `{"User":"u","Home":"/h","Dir":".","Argv":["a"],"Env":["A=b"],"TmpSize":1,"Rlimits":[{"Resource":1,"Cur":1,"Max":1}],"Landlock":1,"Seccomp":true,"Mounts":[{"Source":"/s","Target":"t","ReadOnly":true}]}`
 
 // tmpFlags are the mount flags of the jail's /tmp.
 const tmpFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
@@ -206,6 +215,97 @@ const tmpFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 // tmpOptions returns the tmpfs options of a /tmp of size bytes.
 func tmpOptions(size int64) string {
 	return fmt.Sprintf("size=%d,nr_inodes=%d,mode=1777", size, max(size/4096, 64))
+}
+
+// mountFolders makes spec's mounts inside the bound home, in order.
+// Another session of the user may be running programs in the same home
+// meanwhile, so every mount point is reached through file descriptors,
+// beneath the home and without following any symbolic link, and the
+// mount is attached to that descriptor: no path is looked up twice.
+// A mount whose point cannot be made or is not a directory is skipped.
+func mountFolders(home string, mounts []mountSpec) {
+	if len(mounts) == 0 {
+		return
+	}
+	homeFD, err := unix.Open(home, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	check(err, "open home")
+	defer unix.Close(homeFD)
+	var empties []int // empty directories to make read-only at the end
+	for _, m := range mounts {
+		dirFD, err := mountPoint(homeFD, m.Target)
+		if err != nil {
+			continue // the server explains it to the user
+		}
+		attrs := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC)
+		var tree int
+		if m.Source == "" {
+			tree, err = emptyDir()
+			check(err, "make the folder ~/%s", m.Target)
+		} else {
+			tree, err = unix.OpenTree(unix.AT_FDCWD, "/oldroot"+m.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+			check(err, "open %s for ~/%s", m.Source, m.Target)
+			if m.ReadOnly {
+				attrs |= unix.MOUNT_ATTR_RDONLY
+			}
+		}
+		check(unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: attrs}), "restrict ~/%s", m.Target)
+		check(unix.MoveMount(tree, "", dirFD, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH), "mount ~/%s", m.Target)
+		unix.Close(dirFD)
+		if m.Source == "" && m.ReadOnly {
+			empties = append(empties, tree)
+		} else {
+			unix.Close(tree)
+		}
+	}
+	for _, fd := range empties {
+		check(unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}), "make a folder read-only")
+		unix.Close(fd)
+	}
+}
+
+// mountPoint opens (making it where missing) the directory target below
+// dirFD, one name at a time, refusing symbolic links and anything that
+// would leave dirFD.
+func mountPoint(dirFD int, target string) (int, error) {
+	how := &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	cur := dirFD
+	for _, name := range strings.Split(target, "/") {
+		next, err := unix.Openat2(cur, name, how)
+		if err == unix.ENOENT {
+			if err = unix.Mkdirat(cur, name, 0o755); err == nil || err == unix.EEXIST {
+				next, err = unix.Openat2(cur, name, how)
+			}
+		}
+		if cur != dirFD {
+			unix.Close(cur)
+		}
+		if err != nil {
+			return -1, fmt.Errorf("mount point %s: %w", target, err)
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// emptyDir makes a detached tmpfs just big enough for mount points.
+func emptyDir() (int, error) {
+	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fs)
+	for _, kv := range [][2]string{{"size", "64k"}, {"nr_inodes", "1024"}, {"mode", "0755"}} {
+		if err := unix.FsconfigSetString(fs, kv[0], kv[1]); err != nil {
+			return -1, fmt.Errorf("tmpfs %s=%s: %w", kv[0], kv[1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
 }
 
 // setattr sets mount attributes with mount_setattr, which only adds flags

@@ -267,6 +267,10 @@ func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
 	if err != nil {
 		return -1, err
 	}
+	mounts, err := validateMounts(spec.Mounts)
+	if err != nil {
+		return -1, err
+	}
 	is := initSpec{
 		User:     spec.User,
 		Home:     home,
@@ -277,6 +281,7 @@ func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
 		Rlimits:  rlimits(lim),
 		Landlock: j.landlock,
 		Seccomp:  j.seccomp,
+		Mounts:   mounts,
 	}
 	msg, err := json.Marshal(is)
 	if err != nil {

@@ -122,7 +122,34 @@ type Spec struct {
 	// Usage, when not nil, receives what the program used once Run has
 	// started it: for the audit log, which must say what a command cost.
 	Usage *Usage
+	// Mounts show host directories inside the home, in order, after the
+	// home is bound; see Mount.
+	Mounts []Mount
 }
+
+// Mount shows a host directory at a place inside the jail's home, always
+// nosuid, nodev and noexec. The mount point is made in the home if it is
+// missing and found without following any symbolic link: when the user
+// put a link or a file there (or anything else stops it), the mount is
+// skipped and the program runs without it; the caller, who made the mount
+// points, can tell the user why.
+type Mount struct {
+	// Source is the absolute host directory shown, bound with what it
+	// holds but without the mounts below it. "" makes an empty directory
+	// that only the jail sees (a tiny tmpfs), in which later mounts can
+	// put their mount points: so a folder of mounts can be read-only
+	// and hold nothing else.
+	Source string
+	// Target is where it appears, relative to the home: clean, not "."
+	// and without "..", such as "handouts" or "submit/hw3".
+	Target string
+	// ReadOnly makes the mount read-only for the program. An empty
+	// directory becomes read-only once every mount has been made.
+	ReadOnly bool
+}
+
+// maxMounts bounds Spec.Mounts.
+const maxMounts = 256
 
 // Usage is what a jailed program used: its own CPU time and that of the
 // children it waited for. Processes it left behind are killed with the
@@ -383,6 +410,43 @@ func (j *Jail) validate(spec *Spec) (home string, err error) {
 		}
 	}
 	return home, nil
+}
+
+// validateMounts checks spec's mounts and returns them with each source
+// resolved (the init sees the host tree under /oldroot, where an
+// absolute symbolic link would lead astray).
+func validateMounts(mounts []Mount) ([]mountSpec, error) {
+	if len(mounts) > maxMounts {
+		return nil, fmt.Errorf("sandbox: %d mounts, more than %d", len(mounts), maxMounts)
+	}
+	out := make([]mountSpec, 0, len(mounts))
+	seen := make(map[string]bool, len(mounts))
+	for _, m := range mounts {
+		t := m.Target
+		if t == "" || t == "." || filepath.IsAbs(t) || filepath.Clean(t) != t || t == ".." || strings.HasPrefix(t, "../") || strings.IndexByte(t, 0) >= 0 {
+			return nil, fmt.Errorf("sandbox: mount target %q is not a clean path inside the home", t)
+		}
+		if seen[t] {
+			return nil, fmt.Errorf("sandbox: two mounts at %q", t)
+		}
+		seen[t] = true
+		ms := mountSpec{Target: t, ReadOnly: m.ReadOnly}
+		if m.Source != "" {
+			if !filepath.IsAbs(m.Source) || filepath.Clean(m.Source) != m.Source || strings.IndexByte(m.Source, 0) >= 0 {
+				return nil, fmt.Errorf("sandbox: mount source %q is not a clean absolute path", m.Source)
+			}
+			src, err := filepath.EvalSymlinks(m.Source)
+			if err != nil {
+				return nil, fmt.Errorf("sandbox: mount source: %w", err)
+			}
+			if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+				return nil, fmt.Errorf("sandbox: mount source %q is not a directory", m.Source)
+			}
+			ms.Source = src
+		}
+		out = append(out, ms)
+	}
+	return out, nil
 }
 
 // buildEnv returns the environment of the user's program: fixed variables

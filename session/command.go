@@ -118,6 +118,10 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 		Limits: limits,
 		Usage:  new(sandbox.Usage),
 	}
+	v := s.newView()
+	var notices []string
+	spec.Mounts, notices = v.mounts()
+	v.close()
 	var input chan []byte
 	if req.Stdin {
 		input = make(chan []byte, stdinQueue)
@@ -126,6 +130,11 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 	spec.Stdout = &outputWriter{s: s, stream: wire.Stdout}
 	spec.Stderr = &outputWriter{s: s, stream: wire.Stderr}
 	s.startActive(ctx, input, func(ctx context.Context) error {
+		for _, n := range notices {
+			if _, err := spec.Stderr.Write([]byte("cubby: " + n + "\n")); err != nil {
+				return err
+			}
+		}
 		start := time.Now()
 		code, err := s.conn.srv.Jail.Run(ctx, spec)
 		// The command may have changed anything in the home.

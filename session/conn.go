@@ -159,6 +159,10 @@ func (c *conn) serve() {
 	c.log.Info("login succeeded", "method", c.method, "must_change_password", mustChange)
 
 	s := &session{conn: c, wc: wc, home: h, cwd: ".", log: c.log}
+	// The folders' mount points appear in the home at once (ls ~).
+	fv := s.newView()
+	fv.mounts()
+	fv.close()
 	s.run(c.ctx)
 }
 

@@ -341,3 +341,67 @@ func TestFoldersReload(t *testing.T) {
 		t.Errorf("List(handouts) after the reload = %q, %v; want the home's folder", names(ents), err)
 	}
 }
+
+// TestFoldersInJail checks that programs see the folders where transfers
+// do, can read them, and cannot change them.
+func TestFoldersInJail(t *testing.T) {
+	cr := startClassroom(t, jailDataDir(t), withJail(t))
+	// The jail's uid reaches the share through its parents, as a real
+	// share under /srv would be.
+	for p := cr.share; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		must(t, os.Chmod(p, 0o755))
+	}
+	setCommands(cr.testServer, "alice", "*")
+	cr.clock.set(cr.opens.Add(time.Minute))
+	c := cr.dial(t, "alice")
+	ctx := context.Background()
+	src, _ := randomFile(t, t.TempDir(), "hw3.pdf", 100)
+	if _, err := c.Upload(ctx, src, "submit/hw3/", client.TransferOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct{ line, out string }{
+		{"ls", "handouts\nsubmit\n"},
+		{"ls handouts submit submit/hw3", "handouts:\nanswers.txt\nsyllabus.txt\nweek1\n\nsubmit:\nhw3\n\nsubmit/hw3:\nhw3.pdf\n"},
+		{"cat handouts/syllabus.txt handouts/week1/ex1.txt", "read meexercise 1"},
+		{"cp handouts/week1/ex1.txt mine.txt", ""},
+		{"cat mine.txt", "exercise 1"},
+		{"wc -c submit/hw3/hw3.pdf", "100 submit/hw3/hw3.pdf\n"},
+		{"ls handouts/*.txt", "handouts/answers.txt\nhandouts/syllabus.txt\n"},
+	}
+	for _, st := range steps {
+		out, errOut, code := run(t, c, st.line)
+		if code != 0 || out != st.out {
+			t.Errorf("%s: status %d, stdout %q, stderr %q; want 0 and %q", st.line, code, out, errOut, st.out)
+		}
+	}
+	for _, line := range []string{
+		"cp mine.txt handouts/", "rm handouts/syllabus.txt", "touch handouts/new", "mkdir handouts/d",
+		"mv handouts/syllabus.txt .", "cat handouts/answers.txt",
+		"cp mine.txt submit/hw3/", "rm submit/hw3/hw3.pdf", "touch submit/x", "mkdir submit/hw4",
+	} {
+		if out, errOut, code := run(t, c, line); code == 0 {
+			t.Errorf("%s: succeeded (stdout %q, stderr %q); want it refused", line, out, errOut)
+		}
+	}
+	// cd into the share works for programs too.
+	run(t, c, "cd handouts/week1")
+	if out, errOut, code := run(t, c, "cat ex2.txt"); code != 0 || out != "exercise 2" {
+		t.Errorf("cat ex2.txt in ~/handouts/week1: %d %q %q", code, out, errOut)
+	}
+	run(t, c, "cd")
+	if ents, _ := os.ReadDir(cr.share); len(ents) != 3 {
+		t.Errorf("the share has %d entries after the attempts; want 3", len(ents))
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cr.data, "dropboxes", "hw3", "alice")); len(ents) != 1 {
+		t.Errorf("the box has %d entries after the attempts; want 1", len(ents))
+	}
+
+	// Something of the user's in the way of a folder: the command runs
+	// without it and says why.
+	must(t, os.Remove(filepath.Join(cr.home("alice"), "handouts")))
+	must(t, os.WriteFile(filepath.Join(cr.home("alice"), "handouts"), []byte("mine"), 0o644))
+	out, errOut, code := run(t, c, "cat handouts")
+	if code != 0 || out != "mine" || !strings.Contains(errOut, "cubby: ~/handouts is not a folder, so the folder the teacher shares as ~/handouts cannot appear there") {
+		t.Errorf("with a file at ~/handouts: %d %q %q", code, out, errOut)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cubby-dev/cubby/auth/users"
+	"github.com/cubby-dev/cubby/sandbox"
 	"github.com/cubby-dev/cubby/wire"
 )
 
@@ -398,3 +399,69 @@ func (submitInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
 func (submitInfo) ModTime() time.Time { return time.Time{} }
 func (submitInfo) IsDir() bool        { return true }
 func (submitInfo) Sys() any           { return nil }
+
+// mounts makes the mount points of the folders in the home, so that the
+// user sees them (ls ~) and the jail has a directory to mount on, and
+// returns the jail's mounts: each share read-only at ~/NAME and, when
+// there are drop boxes, a read-only ~/submit holding the user's copy of
+// each box, read-only too (only uploads change a box). What keeps a
+// folder from appearing is returned as notices for the user, one line
+// each; the program runs without that folder.
+func (v *view) mounts() (mounts []sandbox.Mount, notices []string) {
+	for _, name := range slices.Sorted(maps.Keys(v.f.Shares)) {
+		sh := v.f.Shares[name]
+		p, err := v.place(name)
+		if err != nil {
+			notices = append(notices, err.Error())
+			continue
+		}
+		if msg := v.mountPoint(name); msg != "" {
+			notices = append(notices, msg)
+			continue
+		}
+		src, err := filepath.EvalSymlinks(sh.Path)
+		if err == nil {
+			_, err = p.root.Stat(".") // openShare checked the rest
+		}
+		if err != nil {
+			v.s.log.Error("cannot mount share", "share", name, "path", sh.Path, "err", err)
+			notices = append(notices, fmt.Sprintf("~/%s is not available right now; tell the teacher", name))
+			continue
+		}
+		mounts = append(mounts, sandbox.Mount{Source: src, Target: name, ReadOnly: true})
+	}
+	if !v.hasBoxes() {
+		return mounts, notices
+	}
+	if msg := v.mountPoint(users.SubmitDir); msg != "" {
+		return mounts, append(notices, msg)
+	}
+	mounts = append(mounts, sandbox.Mount{Target: users.SubmitDir, ReadOnly: true})
+	for _, name := range v.boxNames() {
+		dir, err := v.s.conn.srv.makeBoxDir(name, v.s.home.user)
+		if err != nil {
+			v.s.log.Error("cannot make drop box", "box", name, "err", err)
+			notices = append(notices, fmt.Sprintf("~/%s/%s is not available right now; tell the teacher", users.SubmitDir, name))
+			continue
+		}
+		mounts = append(mounts, sandbox.Mount{Source: dir, Target: users.SubmitDir + "/" + name, ReadOnly: true})
+	}
+	return mounts, notices
+}
+
+// mountPoint makes the directory name in the home for a folder, owned by
+// the jail's uid, and returns "" or, when something of the user's is in
+// the way, what to tell them.
+func (v *view) mountPoint(name string) string {
+	root := v.s.home.root
+	if err := root.Mkdir(name, 0o755); err == nil {
+		if err := v.s.giveToOwner(root, name); err != nil {
+			v.s.log.Error("cannot give a mount point to the jail's uid", "path", name, "err", err)
+		}
+	}
+	fi, err := root.Lstat(name)
+	if err == nil && fi.IsDir() {
+		return ""
+	}
+	return fmt.Sprintf("~/%s is not a folder, so the folder the teacher shares as ~/%s cannot appear there; rename it (mv %s %s.mine)", name, name, name, name)
+}
