@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -127,5 +128,6 @@ func (s *session) foldersHelp() string {
 // write to the client does.
 func (s *session) afterDropboxUpload(ctx context.Context, box *users.Dropbox, relPath string, size int64, sum [32]byte, late bool) error {
 	s.log.Info("submission", "box", box.Name, "path", relPath, "bytes", size, "sha256", hex.EncodeToString(sum[:]), "late", late)
-	return nil
+	shown := display(path.Join(users.SubmitDir, box.Name, relPath))
+	return s.sendReceipt(box.Name, shown, size, sum, box.DeadlineFor(s.home.user), late)
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/list"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -140,6 +141,9 @@ type Server struct {
 	JailError error
 	// Limits bounds each program; the zero value means sandbox.DefaultLimits.
 	Limits sandbox.Limits
+	// ReceiptKey signs the receipt of every upload into a drop box: the
+	// host key, whose fingerprint users pin. Nil means no receipts.
+	ReceiptKey ed25519.PrivateKey
 	// HomeOwner, when set, owns every home and uploaded file: the host uid
 	// and gid the jail's user maps to, so jailed programs can use them.
 	HomeOwner *Owner
