@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cubby-dev/cubby/session/receipt"
 	"github.com/cubby-dev/cubby/session/stream"
 	"github.com/cubby-dev/cubby/wire"
 )
@@ -25,6 +28,10 @@ type TransferOptions struct {
 	Resume bool
 	// Progress, if set, is called after each chunk with bytes done of total.
 	Progress func(done, total int64)
+	// Receipt, if set, is called by UploadTree for every file whose upload
+	// came with a receipt (an upload into a drop box), in the order the
+	// files were stored.
+	Receipt func(*Result)
 }
 
 // Result describes a finished transfer.
@@ -34,6 +41,9 @@ type Result struct {
 	Size        int64
 	ResumedFrom int64
 	Sum         [32]byte
+	// Receipt is the server's signed receipt for an upload into a drop
+	// box, checked to match this upload; nil for other transfers.
+	Receipt *receipt.Receipt
 }
 
 // ErrCanceled is returned when the context ends a transfer.
@@ -133,14 +143,61 @@ func (c *Client) Upload(ctx context.Context, local, remote string, opt TransferO
 	if err := c.wc.WriteMessage(&wire.UploadEnd{Sum: sum}); err != nil {
 		return nil, c.serverGone(err)
 	}
-	td, err := expect[*wire.TransferDone](c)
+	var rtext []byte
+	m, err := c.wc.ReadMessage()
 	if err != nil {
-		return nil, err
+		return nil, c.readError(err)
+	}
+	if r, ok := m.(*wire.Receipt); ok {
+		rtext = bytes.Clone(r.Text)
+		m, err = c.wc.ReadMessage()
+		if err != nil {
+			return nil, c.readError(err)
+		}
+	}
+	var td *wire.TransferDone
+	switch m := m.(type) {
+	case *wire.TransferDone:
+		td = m
+	case *wire.Error:
+		return nil, m
+	default:
+		return nil, fmt.Errorf("client: protocol error: server sent %v, want TransferDone", m.Type())
 	}
 	if td.Size != uint64(size) || td.Sum != sum {
 		return nil, fmt.Errorf("client: server stored %d bytes with another SHA-256 than sent", td.Size)
 	}
-	return &Result{Remote: td.Path, Local: local, Size: size, ResumedFrom: start, Sum: sum}, nil
+	res := &Result{Remote: td.Path, Local: local, Size: size, ResumedFrom: start, Sum: sum}
+	if rtext != nil {
+		if res.Receipt, err = c.checkReceipt(rtext, res); err != nil {
+			return nil, fmt.Errorf("client: %s was stored, but the server's receipt for it is not valid: %w", td.Path, err)
+		}
+	}
+	return res, nil
+}
+
+// checkReceipt parses a receipt the server sent and checks that it
+// describes this upload and was signed by the key this connection's TLS
+// handshake proved the server holds. A server with a CA-issued
+// certificate presents another key than its host key; then only the
+// signature is checked here, and verify-receipt checks the key later.
+func (c *Client) checkReceipt(text []byte, res *Result) (*receipt.Receipt, error) {
+	r, err := receipt.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Verify(); err != nil {
+		return nil, err
+	}
+	if certs := c.tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		if k, ok := certs[0].PublicKey.(ed25519.PublicKey); ok && !k.Equal(r.Key) {
+			return nil, fmt.Errorf("signed by %s, not by the key of this connection", r.Server)
+		}
+	}
+	if r.User != c.user || r.Path != res.Remote || r.Size != res.Size || r.SHA256 != res.Sum {
+		return nil, fmt.Errorf("it describes another upload: %s, %s, %d bytes, sha256 %x", r.User, r.Path, r.Size, r.SHA256[:4])
+	}
+	return r, nil
 }
 
 // cancelUpload tells the server to drop the upload and waits for its answer.

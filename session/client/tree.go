@@ -68,6 +68,9 @@ func (c *Client) UploadTree(ctx context.Context, local, remote string, opt Trans
 			}
 			res.Files++
 			res.Bytes += r.Size
+			if r.Receipt != nil && opt.Receipt != nil {
+				opt.Receipt(r)
+			}
 		default:
 			if skipped != nil {
 				skipped(p, "not a regular file or directory")

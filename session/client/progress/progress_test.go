@@ -23,6 +23,14 @@ func TestBytes(t *testing.T) {
 	}
 }
 
+func TestThousands(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 12345: "12,345", 1234567: "1,234,567", -1000: "-1,000", -999: "-999"} {
+		if got := Thousands(n); got != want {
+			t.Errorf("Thousands(%d) = %q; want %q", n, got, want)
+		}
+	}
+}
+
 func TestRateClockETA(t *testing.T) {
 	if got := Rate(3<<20, 2*time.Second); got != "1.5 MiB/s" {
 		t.Errorf("Rate = %q", got)

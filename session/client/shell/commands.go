@@ -479,6 +479,7 @@ func (s *Shell) upload(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(s.Stdout, "uploaded %s to %s (%s%s, sha256 %s ok)\n", src, res.Remote,
 			progress.Summary(res.Size, res.Size-res.ResumedFrom, time.Since(start)), resumed(res.ResumedFrom), hex.EncodeToString(res.Sum[:4]))
+		s.keepReceipt(res)
 		return nil
 	})
 }
@@ -503,6 +504,12 @@ func (s *Shell) uploadTree(ctx context.Context, local, remote string, flags tran
 func (s *Shell) tree(ctx context.Context, verb, from, to, label string, total int64, flags transferFlags,
 	run func(context.Context, string, string, client.TransferOptions, func(string, string)) (*client.TreeResult, error)) error {
 	opt, bar := s.transferOptions(label, total, true, flags)
+	opt.Receipt = func(res *client.Result) {
+		if bar != nil {
+			bar.Clear()
+		}
+		s.keepReceipt(res)
+	}
 	start := time.Now()
 	tr, err := run(ctx, from, to, opt, func(p, why string) {
 		if bar != nil {

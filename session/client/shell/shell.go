@@ -57,6 +57,10 @@ type Shell struct {
 	// from the command input (a pipe or batch file) or from Stdin.
 	ReadPassword func(prompt string) ([]byte, error)
 
+	// ReceiptDir is where the receipts of uploads into drop boxes are
+	// saved (see SaveReceipt); empty prints them instead.
+	ReceiptDir string
+
 	// nextLine, while Loop or Batch runs, reads the next input line.
 	nextLine func() (string, bool)
 }
