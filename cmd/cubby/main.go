@@ -1,6 +1,7 @@
 // Command cubby is the cubby client.
 //
 //	cubby [options] [USER@]HOST[:PORT] [COMMAND [ARGS...]]
+//	cubby verify-receipt [--file LOCAL] RECEIPT...
 package main
 
 import (

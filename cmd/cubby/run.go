@@ -26,6 +26,7 @@ const exitConnect = 255
 
 const usage = `usage: cubby [options] [USER@]HOST[:PORT] [COMMAND [ARGS...]]
        cubby [options] -b FILE [USER@]HOST[:PORT]
+       cubby verify-receipt [--file LOCAL] RECEIPT...
 
 commands: upload LOCAL... [REMOTE], download REMOTE... [LOCAL] (-r for folders,
 --resume to continue an interrupted transfer), lcd, lpwd, lls, passwd, help;
@@ -42,6 +43,9 @@ cubby cannot connect or log in.
 options:`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, interrupt <-chan os.Signal) int {
+	if len(args) > 0 && args[0] == "verify-receipt" {
+		return verifyReceipts(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("cubby", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -140,6 +144,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer c.Close()
 	sh := shell.New(c, hostOnly(addr), stdout, stderr)
 	sh.Interrupt = interrupt
+	if dir, err := shell.DefaultReceiptDir(); err == nil {
+		sh.ReceiptDir = dir
+	}
 	if tty != nil {
 		sh.ReadPassword = func(prompt string) ([]byte, error) { return readSecret(tty, stderr, prompt) }
 	}

@@ -5,6 +5,7 @@
 //	cubbyd user add|passwd|del NAME [--config F] [--password-stdin]
 //	cubbyd user list [--config F]
 //	cubbyd user import [--config F] [--sheet FILE] [--all-or-nothing] roster.csv
+//	cubbyd receipts BOX [--config F] [--data DIR] [--user NAME]
 package main
 
 import (
@@ -48,7 +49,8 @@ const usage = `usage:
   cubbyd user del NAME [--config users.toml]
   cubbyd user list [--config users.toml]
   cubbyd user import [--config users.toml] [--sheet FILE] [--all-or-nothing] roster.csv
-      (roster.csv: a header row with name, and optionally email and quota)`
+      (roster.csv: a header row with name, and optionally email and quota)
+  cubbyd receipts BOX [--config users.toml] [--data DIR] [--user NAME]`
 
 type usageError struct{ msg string }
 
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fingerprint(args[1:], stdout, stderr)
 	case "user":
 		return user(args[1:], stdin, stdout, stderr)
+	case "receipts":
+		return receipts(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -177,6 +177,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		UsersFile:   common.config,
 		DataDir:     common.dataDir(),
 		FakeSaltKey: fakeSaltKey(key.Seed()),
+		ReceiptKey:  key,
 		Logger:      log,
 		IdleTimeout: *idle,
 

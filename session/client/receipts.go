@@ -94,7 +94,7 @@ func DescribeReceipt(r *receipt.Receipt, hosts []string) string {
 	when := "on time"
 	switch {
 	case r.Late:
-		when = "LATE: after the deadline, " + r.Deadline.Format("2006-01-02 15:04:05 -07:00")
+		when = "late, within the extension to " + r.Deadline.Format("2006-01-02 15:04:05 -07:00")
 	case r.Deadline.IsZero():
 		when = "the box has no deadline"
 	}
