@@ -54,7 +54,7 @@ func VerifyReceipt(text []byte, kh *knownhosts.Store, fingerprint string) (*rece
 		if fingerprint != r.Server {
 			return r, nil, fmt.Errorf("%w: it was made by %s, not %s", ErrReceiptKeyNotPinned, r.Server, fingerprint)
 		}
-		return r, []string{fingerprint}, nil
+		return r, []string{"the server with key " + fingerprint}, nil
 	}
 	hosts, err := kh.HostsFor(r.Key)
 	if err != nil {
