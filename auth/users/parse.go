@@ -30,6 +30,9 @@ type fileDoc struct {
 type settingsDoc struct {
 	Commands *[]any `toml:"commands"`
 	Quota    any    `toml:"quota"` // string or int64
+	// TrashDays is checked by checkValues; the decoder only knows it is
+	// an integer.
+	TrashDays *int64 `toml:"trash_days"`
 	limitsDoc
 }
 
@@ -80,6 +83,8 @@ func defaultKey(name string) (valueKind, bool) {
 		return kindCommands, true
 	case "quota":
 		return kindSize, true
+	case "trash_days":
+		return kindInteger, true
 	}
 	if k, ok := findLimitKey(name); ok {
 		return k.kind, true
@@ -307,7 +312,7 @@ func (v *validator) build(doc *fileDoc) (*Config, error) {
 	}
 	// Every value has been checked, so the conversions below cannot fail.
 	c := &Config{Path: v.path, Users: make(map[string]*User, len(doc.Users))}
-	c.Defaults = merge(Settings{}, &doc.Defaults)
+	c.Defaults = merge(Settings{TrashDays: DefaultTrashDays}, &doc.Defaults)
 	if err := v.checkTimeouts(c.Defaults.Limits, nil, toml.Key{"defaults"}); err != nil {
 		return nil, err
 	}
@@ -336,6 +341,7 @@ func (v *validator) build(doc *fileDoc) (*Config, error) {
 			MustChangePassword: d.MustChangePassword,
 			Commands:           s.Commands,
 			Quota:              s.Quota,
+			TrashDays:          s.TrashDays,
 			Limits:             s.Limits,
 			Line:               v.lay.line("users", name),
 		}
@@ -416,6 +422,8 @@ func (v *validator) checkValues(doc *fileDoc) error {
 			}
 		case "quota":
 			_, err = quotaBytes(s.Quota)
+		case "trash_days":
+			err = checkTrashDays(*s.TrashDays)
 		default:
 			if k, ok := findLimitKey(key[len(key)-1]); ok {
 				_, err = k.value(k.doc(&s.limitsDoc))
@@ -437,12 +445,15 @@ func (v *validator) checkValues(doc *fileDoc) error {
 // merge returns base with the settings of a table, where present, in
 // place of base's. The table's values must have been checked.
 func merge(base Settings, d *settingsDoc) Settings {
-	s := Settings{Commands: slices.Clone(base.Commands), Quota: base.Quota}
+	s := Settings{Commands: slices.Clone(base.Commands), Quota: base.Quota, TrashDays: base.TrashDays}
 	if d.Commands != nil {
 		s.Commands, _ = commandList(*d.Commands)
 	}
 	if d.Quota != nil {
 		s.Quota, _ = quotaBytes(d.Quota)
+	}
+	if d.TrashDays != nil {
+		s.TrashDays = int(*d.TrashDays)
 	}
 	s.Limits = mergeLimits(base.Limits, &d.limitsDoc)
 	return s
@@ -493,6 +504,14 @@ func quotaBytes(q any) (int64, error) {
 		return parseSize(q)
 	}
 	return 0, fmt.Errorf("must be %s, not %s", kindSize.want(), goTypeName(q))
+}
+
+// checkTrashDays checks a decoded trash_days.
+func checkTrashDays(n int64) error {
+	if n < 0 || n > MaxTrashDays {
+		return fmt.Errorf("must be between 0 (no trash) and %d days, not %d", MaxTrashDays, n)
+	}
+	return nil
 }
 
 // goTypeName describes a value the toml package decoded into an any.

@@ -134,6 +134,12 @@ var badFiles = []struct {
 		`users.toml:3: users.alice.email: "Alice <a@b>" contains a space`},
 	{"long email", "[users.alice]\npassword = \"@v1\"\nemail = \"a@" + strings.Repeat("b", 253) + "\"\n",
 		`users.toml:3: users.alice.email: "a@` + strings.Repeat("b", 253) + `" is longer than 254 bytes`},
+	{"negative trash_days", "[users.alice]\npassword = \"@v1\"\ntrash_days = -1\n",
+		`users.toml:3: users.alice.trash_days: must be between 0 (no trash) and 3650 days, not -1`},
+	{"huge trash_days", "[defaults]\ntrash_days = 3651\n",
+		`users.toml:2: defaults.trash_days: must be between 0 (no trash) and 3650 days, not 3651`},
+	{"trash_days as a string", "[defaults]\ntrash_days = \"7d\"\n",
+		`users.toml:2: defaults.trash_days: must be an integer, not a string`},
 	{"empty command", "[users.alice]\npassword = \"@v1\"\ncommands = [\"ls\", \"\"]\n",
 		`users.toml:3: users.alice.commands: entry 2 "" is empty`},
 	{"command with slash", "[defaults]\ncommands = [\"ls\", \"/bin/sh\"]\n",
@@ -293,6 +299,31 @@ must_change_password = true
 	c.Users["bob"].Commands[0] = "rm"
 	if c.Defaults.Commands[0] != "ls" || c.Users["dave"].Commands[0] != "ls" {
 		t.Error("users share their commands slice with the defaults")
+	}
+}
+
+func TestTrashDays(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		want     map[string]int
+	}{
+		{"built-in default", "[users.alice]\npassword = \"@v1\"\n", map[string]int{"alice": DefaultTrashDays}},
+		{"defaults and own", "[defaults]\ntrash_days = 30\n[users.alice]\npassword = \"@v1\"\n[users.bob]\npassword = \"@v2\"\ntrash_days = 0\n",
+			map[string]int{"alice": 30, "bob": 0}},
+		{"no trash by default, one keeps it", "[defaults]\ntrash_days = 0\n[users.alice]\npassword = \"@v1\"\ntrash_days = 3650\n[users.bob]\npassword = \"@v2\"\n",
+			map[string]int{"alice": 3650, "bob": 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("users.toml", []byte(expand(tt.in)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range tt.want {
+				if got := c.Users[name].TrashDays; got != want {
+					t.Errorf("%s: TrashDays = %d, want %d", name, got, want)
+				}
+			}
+		})
 	}
 }
 

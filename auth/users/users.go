@@ -44,11 +44,22 @@ type Settings struct {
 	Commands []string
 	// Quota is the storage limit in bytes; 0 means unlimited.
 	Quota int64
+	// TrashDays is how many days what the user deletes through cubby is
+	// kept in ~/.trash (key trash_days); 0 keeps no trash, deletes are
+	// immediate. Parse sets DefaultTrashDays when the file sets none.
+	TrashDays int
 	// Limits bound the user's jailed commands.
 	Limits Limits
 }
 
-// User is one account. Commands, Quota and each field of Limits are
+// DefaultTrashDays is the trash retention of a user whose users file
+// sets no trash_days; MaxTrashDays the largest it may set (ten years).
+const (
+	DefaultTrashDays = 7
+	MaxTrashDays     = 3650
+)
+
+// User is one account. Commands, Quota, TrashDays and each field of Limits are
 // already merged with the defaults: a user's own value, when present,
 // replaces the default.
 type User struct {
@@ -71,9 +82,10 @@ type User struct {
 	// new one before anything else is allowed.
 	MustChangePassword bool
 
-	Commands []string
-	Quota    int64
-	Limits   Limits
+	Commands  []string
+	Quota     int64
+	TrashDays int
+	Limits    Limits
 	// Line is the line of the file on which the user's table starts.
 	Line int
 }
