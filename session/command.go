@@ -69,11 +69,15 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 		if len(words) > 1 {
 			return s.replyError(errorf(wire.KindInvalid, "quota: too many arguments"), "")
 		}
-		text, err := s.conn.srv.usage.quotaText(ctx, u)
+		text, err := s.conn.srv.usage.quotaText(ctx, u, s.trashSize(ctx))
 		if err != nil {
 			return s.replyError(err, "quota")
 		}
 		return s.print(text)
+	}
+	switch words[0].text {
+	case "rm", "trash", "undelete":
+		return s.trashBuiltin(ctx, u, words)
 	}
 	prog := words[0].text
 	if !allowed(u, prog) {
@@ -194,6 +198,26 @@ func auditArgv(argv []string) string {
 	return b.String()
 }
 
+// trashBuiltin runs rm, trash or undelete beside the read loop, like a
+// program, so that a Cancel (Ctrl-C) stops an rm or trash empty of a
+// large tree.
+func (s *session) trashBuiltin(ctx context.Context, u *users.User, words []word) error {
+	argv, err := s.expand(words)
+	if err != nil {
+		return s.replyError(err, "")
+	}
+	s.startActive(ctx, nil, func(ctx context.Context) error {
+		switch argv[0] {
+		case "rm":
+			return s.rm(ctx, u, argv[1:])
+		case "trash":
+			return s.trashCommand(ctx, u, argv[1:])
+		}
+		return s.undelete(ctx, argv[1:])
+	})
+	return nil
+}
+
 // allowed reports whether u may run prog: a bare name from the list, or a
 // path to the same name in a system directory.
 func allowed(u *users.User, prog string) bool {
@@ -253,8 +277,13 @@ func (s *session) cd(args []string) error {
 
 func (s *session) help() string {
 	var b strings.Builder
-	b.WriteString("built-in: cd [DIR], pwd, quota, help\n")
+	b.WriteString("built-in: cd [DIR], pwd, quota, help, rm [-r] [-f] [-d] PATH..., trash list, trash empty, undelete PATH [NEWPATH]\n")
 	if u, ok := s.conn.srv.userDB().Lookup(s.home.user); ok {
+		if trashOn(u) {
+			fmt.Fprintf(&b, "rm: moves to ~/.trash, kept %d days (it counts against your quota); /usr/bin/rm is the system rm and deletes for real\n", u.TrashDays)
+		} else {
+			b.WriteString("rm: deletes for real (trash is off for your account)\n")
+		}
 		if slices.Contains(u.Commands, users.AnyCommand) {
 			b.WriteString("programs: any program installed on the server\n")
 		} else {

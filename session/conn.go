@@ -151,14 +151,18 @@ func (c *conn) serve() {
 		return
 	}
 	defer h.root.Close()
+	s := &session{conn: c, wc: wc, home: h, cwd: ".", log: c.log}
+	if u, ok := c.srv.userDB().Lookup(user); ok {
+		// Before the session starts, so that it never sees expired
+		// items; cheap when nothing expired: it reads the records only.
+		s.purgeTrash(c.ctx, u)
+	}
 	mustChange := c.srv.mustChangePassword(user)
 	if err := wc.WriteMessage(&wire.AuthOK{Message: c.pendingFinal, User: user, Cwd: "~", MustChange: mustChange}); err != nil {
 		return
 	}
 	c.pendingFinal = nil
 	c.log.Info("login succeeded", "method", c.method, "must_change_password", mustChange)
-
-	s := &session{conn: c, wc: wc, home: h, cwd: ".", log: c.log}
 	// The folders' mount points appear in the home at once (ls ~).
 	fv := s.newView()
 	fv.mounts()

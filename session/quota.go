@@ -417,8 +417,9 @@ func (b *usageBook) quotaNotice(ctx context.Context, u *users.User, walked <-cha
 	return ""
 }
 
-// quotaText is the quota built-in's output.
-func (b *usageBook) quotaText(ctx context.Context, u *users.User) (string, error) {
+// quotaText is the quota built-in's output; trash is the size of the
+// user's trash, which their usage includes.
+func (b *usageBook) quotaText(ctx context.Context, u *users.User, trash int64) (string, error) {
 	waitChan(b.walking(u.Name), quotaShowWait)
 	snap, err := b.usage(ctx, u.Name)
 	if err != nil {
@@ -434,12 +435,19 @@ func (b *usageBook) quotaText(ctx context.Context, u *users.User) (string, error
 	if up := snap.partials + snap.inflight; up > 0 {
 		s += fmt.Sprintf(", %s of it in unfinished uploads", formatSize(up))
 	}
+	if trash > 0 {
+		s += fmt.Sprintf(", %s of it in ~/.trash", formatSize(trash))
+	}
 	if snap.walking {
 		s += " (still counting after your last command)"
 	}
 	s += "\n"
 	if u.Quota > 0 && used > u.Quota {
-		s += "you are over your quota; uploads are refused until you delete files\n"
+		s += "you are over your quota; uploads are refused until you delete files"
+		if trash > 0 {
+			s += " (`trash empty` frees " + formatSize(trash) + ")"
+		}
+		s += "\n"
 	}
 	return s, nil
 }

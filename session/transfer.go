@@ -92,8 +92,10 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 	if !ok {
 		return s.replyError(errorf(wire.KindAuth, "your account is no longer active"), subject)
 	}
+	// A file kept in the trash frees nothing: the upload then counts whole.
 	var replaced int64
-	if fi, err := at.root.Lstat(at.inner); err == nil {
+	keepOld := trashOn(u) && at.kind == inHome // only the home has a trash
+	if fi, err := at.root.Lstat(at.inner); err == nil && !(keepOld && fi.Mode().IsRegular()) {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			replaced = replacedSize(&unix.Stat_t{Mode: st.Mode, Nlink: st.Nlink, Size: st.Size})
 		}
@@ -101,7 +103,7 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 	quotas := s.conn.srv.usage
 	res, err := quotas.reserve(ctx, u, stem(target)+".part", size, replaced, subject)
 	if err != nil {
-		return s.replyError(err, subject)
+		return s.replyError(s.trashHint(ctx, err), subject)
 	}
 	defer quotas.release(res)
 
@@ -213,10 +215,23 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 			}
 			var old unix.Stat_t
 			replaced := int64(0)
+			undo := func() {}
 			if unix.Fstatat(int(dir.Fd()), base, &old, unix.AT_SYMLINK_NOFOLLOW) == nil {
 				replaced = replacedSize(&old)
+				if keepOld && old.Mode&unix.S_IFMT == unix.S_IFREG {
+					// The old version must not be lost: if it cannot
+					// be kept, nothing is replaced, and the upload
+					// stays for --resume.
+					if undo, err = s.keepOldVersion(dir, base, target, old.Size); err != nil {
+						s.log.Warn("upload: cannot keep the old version in the trash", "path", subject, "err", err)
+						return s.replyError(errorf(wire.KindOther, fmt.Sprintf("%s: upload not stored: the old version could not be kept in ~/.trash (%s); the upload is kept for --resume",
+							subject, reasonFor(err))), subject)
+					}
+					replaced = 0
+				}
 			}
 			if err := p.commit(dir, base, s.conn.srv.HomeOwner, os.FileMode(req.Mode&0o777), mtime, sum); err != nil {
+				undo()
 				if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
 					return s.replyError(errorf(wire.KindIsDir, subject+": is a directory"), subject)
 				}
