@@ -42,6 +42,9 @@ var commands = []command{
 var serverBuiltins = []command{
 	{[]string{"cd"}, "[DIR]", "change the remote folder (runs on the server; the prompt shows it)"},
 	{[]string{"pwd"}, "", "print the remote folder (runs on the server)"},
+	{[]string{"rm"}, "[-r] [-f] [-d] PATH...", "delete remote files (-r: folders); they go to ~/.trash for undelete; /usr/bin/rm deletes for real"},
+	{[]string{"trash"}, "list|empty", "show what is in ~/.trash, or delete it for good (it counts against your quota)"},
+	{[]string{"undelete"}, "PATH [NEWPATH]", "bring the newest deleted PATH back from ~/.trash (or to NEWPATH)"},
 }
 
 func lookupCommand(name string) (command, bool) {
@@ -73,7 +76,7 @@ func helpText() string {
 	for _, c := range serverBuiltins {
 		b.WriteString(helpLine(c) + "\n")
 	}
-	b.WriteString("anything else runs on the server, in your home: ls, mkdir, mv, rm -r, cp, cat, ...\n")
+	b.WriteString("anything else runs on the server, in your home: ls, mkdir, mv, cp, cat, ...\n")
 	b.WriteString("keys: Tab completes, Up/Down recall history, Ctrl-C cancels, Ctrl-D quits")
 	return b.String()
 }

@@ -19,7 +19,10 @@ type Lister interface {
 
 // completionNames are what the first word of a line completes to: the
 // client's commands and the server's built-ins.
-var completionNames = []string{"cd", "download", "exit", "get", "help", "lcd", "lls", "lpwd", "put", "pwd", "quit", "upload"}
+var completionNames = []string{"cd", "download", "exit", "get", "help", "lcd", "lls", "lpwd", "put", "pwd", "quit", "rm", "trash", "undelete", "upload"}
+
+// trashVerbs are what trash's one argument completes to.
+var trashVerbs = []string{"empty", "list"}
 
 // Completer completes the word under the cursor: a command name first,
 // then remote paths (asked of the server with List, never by running
@@ -86,6 +89,15 @@ func (c *Completer) Complete(ctx context.Context, line string, pos int) Completi
 			}
 		case "quit", "exit", "bye", "lpwd":
 			return none
+		case "trash":
+			if len(words) > 1 {
+				return none
+			}
+			for _, n := range trashVerbs {
+				if strings.HasPrefix(n, cur.value) {
+					cands = append(cands, candidate{name: n})
+				}
+			}
 		case "upload", "put", "lcd", "lls":
 			escape = !c.Windows
 			dirPart, cands = c.local(cur.value, cmd == "lcd")

@@ -78,6 +78,12 @@ func TestCompleteRemote(t *testing.T) {
 		{"ls missing/x", "ls missing/x", nil},
 		{"get -", "get -", nil},
 		{"help up", "help upload ", nil},
+		{"und", "undelete ", nil},
+		{"tr", "trash ", nil},
+		{"trash l", "trash list ", nil},
+		{"trash ", "trash ", []string{"empty", "list"}},
+		{"trash list x", "trash list x", nil},
+		{"undelete pro", "undelete projects/", nil},
 		{"quit x", "quit x", nil},
 	}
 	for _, tt := range tests {
