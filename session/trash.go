@@ -547,8 +547,8 @@ func (s *session) trashCommand(ctx context.Context, u *users.User, args []string
 	case shown == 0:
 		b.WriteString("the trash is empty\n")
 	default:
-		fmt.Fprintf(&b, "%d items, %s; kept %d days; undelete PATH restores one, trash empty frees the space\n",
-			shown, formatSize(total), u.TrashDays)
+		fmt.Fprintf(&b, "%s, %s; kept %d days; undelete PATH restores one, trash empty frees the space\n",
+			countItems(shown), formatSize(total), u.TrashDays)
 	}
 	if more {
 		fmt.Fprintf(&b, "(only the first %d records were read)\n", maxTrashScan)
@@ -585,7 +585,14 @@ func (s *session) emptyTrash(ctx context.Context) error {
 		freed += fi.Size()
 	}
 	s.log.Info("trash emptied", "items", n, "bytes", freed)
-	return s.print(fmt.Sprintf("freed %s (%d items)\n", formatSize(freed), n))
+	return s.print(fmt.Sprintf("freed %s (%s)\n", formatSize(freed), countItems(n)))
+}
+
+func countItems(n int) string {
+	if n == 1 {
+		return "1 item"
+	}
+	return strconv.Itoa(n) + " items"
 }
 
 // undelete runs the undelete built-in: undelete PATH [NEWPATH].

@@ -148,7 +148,7 @@ func TestUndelete(t *testing.T) {
 		t.Fatal("rm failed")
 	}
 	out, _, code := run(t, c, "trash list")
-	if code != 0 || !strings.Contains(out, "~/notes.txt  (rm)") || !strings.Contains(out, "1 items") {
+	if code != 0 || !strings.Contains(out, "~/notes.txt  (rm)") || !strings.Contains(out, "1 item,") {
 		t.Errorf("trash list = %d %q; want ~/notes.txt (rm)", code, out)
 	}
 	out, _, code = run(t, c, "undelete ~/notes.txt")
@@ -326,7 +326,7 @@ func TestTrashQuota(t *testing.T) {
 		t.Error("upload past the quota succeeded")
 	}
 	out, _, code := run(t, c, "trash empty")
-	if code != 0 || !strings.HasPrefix(out, "freed ") || !strings.Contains(out, "(1 items)") {
+	if code != 0 || !strings.HasPrefix(out, "freed ") || !strings.Contains(out, "(1 item)") {
 		t.Errorf("trash empty = %d %q", code, out)
 	}
 	if _, err := c.Upload(ctx, b, "", client.TransferOptions{}); err != nil {
@@ -412,7 +412,7 @@ func TestTrashHostileRecords(t *testing.T) {
 	writeHome(t, ts, "alice", ".trash/info/20260101T000000Z-00000003.info", "Path=\"../bob/secret\"\nDeletionDate=2026-01-01T00:00:00Z\n", 0o644)
 	writeHome(t, ts, "alice", ".trash/files/20260101T000000Z-00000003", "x", 0o644)
 	out, _, code := run(t, c, "trash list")
-	if code != 0 || !strings.Contains(out, "~/f.txt") || strings.Contains(out, "bob") || !strings.Contains(out, "1 items") {
+	if code != 0 || !strings.Contains(out, "~/f.txt") || strings.Contains(out, "bob") || !strings.Contains(out, "1 item,") {
 		t.Errorf("trash list = %d %q; want only ~/f.txt", code, out)
 	}
 	if we := commandError(t, c, "undelete ../bob/secret"); we.Kind != wire.KindOutsideHome {

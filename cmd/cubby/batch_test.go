@@ -87,3 +87,52 @@ func TestBatch(t *testing.T) {
 		t.Errorf("remote failure: status %d; want ls's 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
+
+// TestBatchUndelete: an rm through the real client is undone by undelete.
+// The jail shows it with ls and cat; the transfers show it without one.
+func TestBatchUndelete(t *testing.T) {
+	dir, addr, log, jail := startDemo(t)
+	work := t.TempDir()
+	os.WriteFile(filepath.Join(work, "notes.txt"), []byte("my notes\n"), 0o644)
+	os.Mkdir(filepath.Join(work, "back"), 0o755)
+	env := []string{"CUBBY_PASSWORD=alice-demo-pw"}
+	common := []string{"--known-hosts", filepath.Join(dir, "kh"), "--accept-new-host"}
+	lines := []string{
+		"put notes.txt",
+		"rm notes.txt",
+		"-get notes.txt back/",
+		"trash list",
+		"undelete ~/notes.txt",
+		"get notes.txt back/",
+	}
+	if jail {
+		lines = append(lines, "rm notes.txt", "-ls notes.txt", "undelete notes.txt", "cat notes.txt")
+	}
+	batch := filepath.Join(work, "cmds.txt")
+	os.WriteFile(batch, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	out, errOut, code := runCubby(t, work, "", env, append(common, "-b", batch, "alice@"+addr)...)
+	if code != 0 {
+		t.Fatalf("batch status %d\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", code, out, errOut, log)
+	}
+	for _, want := range []string{
+		"cubby> trash list\n", "  ~/notes.txt  (rm)\n", "1 item,",
+		"cubby> undelete ~/notes.txt\nrestored ~/notes.txt",
+		"downloaded notes.txt to back/notes.txt",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "notes.txt") {
+		t.Errorf("the get after rm did not fail on notes.txt; stderr:\n%s", errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(work, "back", "notes.txt")); string(got) != "my notes\n" {
+		t.Errorf("back/notes.txt = %q", got)
+	}
+	if !jail {
+		t.Skipf("no jail here, so ls and cat were not tried:\n%s", log)
+	}
+	if !strings.Contains(out, "cubby> cat notes.txt\nmy notes\n") || !strings.Contains(errOut, "ls: cannot access 'notes.txt'") {
+		t.Errorf("ls after rm or cat after undelete wrong\nstdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+}
