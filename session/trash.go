@@ -429,7 +429,7 @@ func (s *session) readTrash() ([]trashItem, bool, error) {
 		if !ok || !validTrashID(id) {
 			continue
 		}
-		it, mtime, err := s.readInfo(name)
+		it, mtime, err := readInfo(d, name)
 		if err != nil {
 			continue // removed meanwhile, or not a file
 		}
@@ -452,13 +452,15 @@ func (s *session) readTrash() ([]trashItem, bool, error) {
 	return items, more, nil
 }
 
-// readInfo reads one record, refusing anything but a regular file so that
-// a FIFO planted in the trash cannot block the session.
-func (s *session) readInfo(name string) (trashItem, time.Time, error) {
-	f, err := s.home.root.OpenFile(trashInfo+"/"+name, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
+// readInfo reads the record name in the folder dir, refusing anything but
+// a regular file: a symbolic link is not followed, and a FIFO planted in
+// the trash cannot block the session.
+func readInfo(dir *os.File, name string) (trashItem, time.Time, error) {
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return trashItem{}, time.Time{}, err
+		return trashItem{}, time.Time{}, &os.PathError{Op: "open", Path: name, Err: err}
 	}
+	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
@@ -825,7 +827,7 @@ func (s *session) rm(ctx context.Context, u *users.User, args []string) error {
 			s.cwd = path.Dir(rel)
 		}
 	}
-	s.log.Info("rm", "operands", len(operands), "removed", count, "bytes", bytes, "to_trash", trashOn(u), "exit", status)
+	s.log.Info("rm", "argv", auditArgv(append([]string{"rm"}, args...)), "operands", len(operands), "removed", count, "bytes", bytes, "to_trash", trashOn(u), "exit", status)
 	if ctx.Err() != nil {
 		return s.replyError(errorf(wire.KindCanceled, fmt.Sprintf("rm: canceled after %d of %d", count, len(operands))), "")
 	}

@@ -406,13 +406,15 @@ func TestTrashHostileRecords(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(info, "20260101T000000Z-00000001.info"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("../../f.txt", filepath.Join(info, "20260101T000000Z-00000002.info")); err != nil {
+	writeHome(t, ts, "alice", "fake.info", "Path=\"g.txt\"\nDeletionDate=2026-01-01T00:00:00Z\n", 0o644)
+	writeHome(t, ts, "alice", ".trash/files/20260101T000000Z-00000002", "planted", 0o644)
+	if err := os.Symlink("../../fake.info", filepath.Join(info, "20260101T000000Z-00000002.info")); err != nil {
 		t.Fatal(err)
 	}
 	writeHome(t, ts, "alice", ".trash/info/20260101T000000Z-00000003.info", "Path=\"../bob/secret\"\nDeletionDate=2026-01-01T00:00:00Z\n", 0o644)
 	writeHome(t, ts, "alice", ".trash/files/20260101T000000Z-00000003", "x", 0o644)
 	out, _, code := run(t, c, "trash list")
-	if code != 0 || !strings.Contains(out, "~/f.txt") || strings.Contains(out, "bob") || !strings.Contains(out, "1 item,") {
+	if code != 0 || !strings.Contains(out, "~/f.txt") || strings.Contains(out, "bob") || strings.Contains(out, "g.txt") || !strings.Contains(out, "1 item,") {
 		t.Errorf("trash list = %d %q; want only ~/f.txt", code, out)
 	}
 	if we := commandError(t, c, "undelete ../bob/secret"); we.Kind != wire.KindOutsideHome {

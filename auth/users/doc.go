@@ -29,6 +29,9 @@
 //     leaving commands out of both [defaults] and the user's table.
 //   - quota: a size such as "1GiB" (see [ParseSize]) or an integer number of
 //     bytes; 0, the default, means unlimited.
+//   - trash_days: how many days what the user deletes through cubby is
+//     kept in ~/.trash, an integer from 0 (no trash) to 3650; the default is
+//     [DefaultTrashDays].
 //   - cpu_time, timeout, max_timeout, memory, processes, file_size,
 //     open_files and output: the limits of the user's jailed commands (see
 //     [Limits]). Durations are strings in [time.ParseDuration] syntax, such as
@@ -79,7 +82,7 @@
 // Share and drop box names follow the rules of user names, and no share
 // and drop box may have the same name.
 //
-// A user's commands, quota and each of the limits, when present, replace
+// A user's commands, quota, trash_days and each of the limits, when present, replace
 // those of [defaults]; [User] holds the merged result. An empty file, or a
 // users table with no accounts, is valid: it describes a server with no
 // accounts yet.
