@@ -432,3 +432,48 @@ func TestTrashHostileRecords(t *testing.T) {
 		t.Errorf("trash empty left ~/.trash (%d items)", len(ents))
 	}
 }
+
+// TestTrashLeavesSharesAndBoxes: the trash is the home's. rm refuses what
+// a share or a drop box holds, undelete restores only into the home, and
+// an upload over a submission keeps no copy in the home's trash.
+func TestTrashLeavesSharesAndBoxes(t *testing.T) {
+	cr := startClassroom(t, "")
+	withTrash(cr.testServer, "alice", 7)
+	cr.clock.set(cr.opens.Add(time.Minute))
+	c := cr.dial(t, "alice")
+	ctx := context.Background()
+	src, _ := randomFile(t, t.TempDir(), "hw.pdf", 1000)
+	for range 2 {
+		if _, err := c.Upload(ctx, src, "submit/hw3/", client.TransferOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct{ line, want string }{
+		{"rm handouts/syllabus.txt", "rm: cannot remove 'handouts/syllabus.txt': ~/handouts is read-only"},
+		{"rm -r handouts", "rm: cannot remove 'handouts': ~/handouts is read-only"},
+		{"rm submit/hw3/hw.pdf", "rm: cannot remove 'submit/hw3/hw.pdf': A drop box keeps what you hand in"},
+		{"rm -r submit", "rm: cannot remove 'submit': ~/submit holds only the drop boxes"},
+	} {
+		_, errOut, code := run(t, c, tt.line)
+		if code != 1 || !strings.HasPrefix(errOut, tt.want) {
+			t.Errorf("%s: status %d, stderr %q; want 1, %q", tt.line, code, errOut, tt.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cr.share, "syllabus.txt")); err != nil {
+		t.Errorf("the share lost a file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cr.data, "dropboxes", "hw3", "alice", "hw.pdf")); err != nil {
+		t.Errorf("the drop box lost the submission: %v", err)
+	}
+	if exists(t, cr.testServer, "alice", ".trash") {
+		t.Error("an upload into a drop box or a refused rm made a trash in the home")
+	}
+	writeHome(t, cr.testServer, "alice", "n.txt", "n", 0o644)
+	run(t, c, "rm n.txt")
+	if we := commandError(t, c, "undelete n.txt handouts/n.txt"); we.Kind != wire.KindNotAllowed {
+		t.Errorf("undelete into a share: %v; want not allowed", we)
+	}
+	if out, _, code := run(t, c, "undelete n.txt"); code != 0 {
+		t.Errorf("undelete n.txt: %d %q", code, out)
+	}
+}
