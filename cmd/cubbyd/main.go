@@ -6,6 +6,7 @@
 //	cubbyd user list [--config F]
 //	cubbyd user import [--config F] [--sheet FILE] [--all-or-nothing] roster.csv
 //	cubbyd receipts BOX [--config F] [--data DIR] [--user NAME]
+//	cubbyd collect BOX DIR [--config F] [--data DIR]
 package main
 
 import (
@@ -50,7 +51,9 @@ const usage = `usage:
   cubbyd user list [--config users.toml]
   cubbyd user import [--config users.toml] [--sheet FILE] [--all-or-nothing] roster.csv
       (roster.csv: a header row with name, and optionally email and quota)
-  cubbyd receipts BOX [--config users.toml] [--data DIR] [--user NAME]`
+  cubbyd receipts BOX [--config users.toml] [--data DIR] [--user NAME]
+  cubbyd collect BOX DIR [--config users.toml] [--data DIR]
+      (copies every user's submissions to the drop box BOX into DIR/<user>/)`
 
 type usageError struct{ msg string }
 
@@ -77,6 +80,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return user(args[1:], stdin, stdout, stderr)
 	case "receipts":
 		return receipts(args[1:], stdout, stderr)
+	case "collect":
+		return collect(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
