@@ -15,9 +15,20 @@ import (
 // from the request to the exit status at the client, next to a bare
 // exec.Command("true") in the same run, and reports medians and the ratio.
 //
+// The folders case adds a share and a drop box, which each command
+// mounts in its jail.
+//
 //	go test -run=NONE -bench=CommandRoundTrip -benchtime=200x ./session/
 func BenchmarkCommandRoundTrip(b *testing.B) {
-	ts := startServer(b, jailDataDir(b), withJail(b))
+	b.Run("home", func(b *testing.B) {
+		benchCommand(b, startServer(b, jailDataDir(b), withJail(b)))
+	})
+	b.Run("folders", func(b *testing.B) {
+		benchCommand(b, startClassroom(b, jailDataDir(b), withJail(b)).testServer)
+	})
+}
+
+func benchCommand(b *testing.B, ts *testServer) {
 	setCommands(ts, "alice", users.AnyCommand)
 	c := ts.dial(b, "alice")
 	ctx := context.Background()

@@ -47,7 +47,12 @@ func (s *Server) makeBoxDir(box, user string) (string, error) {
 		return dir, nil
 	}
 	for _, d := range []string{s.dropboxesDir(), filepath.Dir(dir)} {
-		if err := os.Mkdir(d, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+		err := os.Mkdir(d, 0o711)
+		if err == nil {
+			// Past the umask: the service runs with UMask=0077.
+			err = os.Chmod(d, 0o711)
+		}
+		if err != nil && !errors.Is(err, os.ErrExist) {
 			return "", fmt.Errorf("session: creating %s: %w", d, err)
 		}
 	}

@@ -57,7 +57,7 @@ type classroom struct {
 	opens, due, ex time.Time
 }
 
-func startClassroom(t *testing.T, data string, opts ...serverOption) *classroom {
+func startClassroom(t testing.TB, data string, opts ...serverOption) *classroom {
 	t.Helper()
 	cr := &classroom{share: t.TempDir(), clock: &shiftClock{}}
 	// Others may read the share, as the jail's uid must.
@@ -206,6 +206,15 @@ func TestDropboxDeadline(t *testing.T) {
 	if _, err := alice.Upload(ctx, src, "submit/hw3/code/main.go", client.TransferOptions{}); err != nil {
 		t.Fatalf("upload into a folder of the box: %v", err)
 	}
+	tree := filepath.Join(local, "project")
+	must(t, os.MkdirAll(filepath.Join(tree, "src"), 0o755))
+	must(t, os.WriteFile(filepath.Join(tree, "src", "main.c"), []byte("int main(){}"), 0o644))
+	if _, err := alice.UploadTree(ctx, tree, "submit/hw3/project", client.TransferOptions{}, nil); err != nil {
+		t.Fatalf("put -r into the open box: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(cr.data, "dropboxes", "hw3", "alice", "project", "src", "main.c")); err != nil || string(b) != "int main(){}" {
+		t.Errorf("the tree upload stored %q, %v", b, err)
+	}
 	if err := alice.SetAttr(ctx, "submit/hw3/hw3.pdf", true, 0o600, time.Time{}); err != nil {
 		t.Errorf("chmod in the open box: %v", err)
 	}
@@ -213,7 +222,7 @@ func TestDropboxDeadline(t *testing.T) {
 	if err != nil || len(ents) != 1 || ents[0].Name != "hw3" || ents[0].Mode != wire.ModeDir|0o755 {
 		t.Errorf("List(~/submit) = %+v, %v; want hw3, open (0755)", ents, err)
 	}
-	if ents, err := alice.List(ctx, "submit/hw3"); err != nil || !slices.Equal(names(ents), []string{"code", "hw3.pdf"}) {
+	if ents, err := alice.List(ctx, "submit/hw3"); err != nil || !slices.Equal(names(ents), []string{"code", "hw3.pdf", "project"}) {
 		t.Errorf("List(submit/hw3) = %q, %v", names(ents), err)
 	}
 	dst := filepath.Join(local, "back.pdf")
@@ -252,9 +261,15 @@ func TestDropboxDeadline(t *testing.T) {
 	_, err = bob.Upload(ctx, src, "submit/hw3/", client.TransferOptions{})
 	wantRefused(t, "bob's upload after his extension", err, wire.KindNotAllowed,
 		"hw3 closed at "+users.FormatTime(cr.ex)+" (your extension); uploads are no longer accepted")
-	// Reading stays possible.
+	// Reading stays possible, also of the whole of ~/submit.
 	if _, err := bob.Download(ctx, "~/submit/hw3/hw3.pdf", filepath.Join(local, "bob.pdf"), client.TransferOptions{}); err != nil {
 		t.Errorf("download after the box closed: %v", err)
+	}
+	if _, err := alice.DownloadTree(ctx, "submit", filepath.Join(local, "mine"), client.TransferOptions{}, nil); err != nil {
+		t.Fatalf("get -r submit: %v", err)
+	}
+	if got := fileSum(t, filepath.Join(local, "mine", "hw3", "code", "main.go")); got != sum {
+		t.Error("get -r submit did not fetch the submission")
 	}
 }
 

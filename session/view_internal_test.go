@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,5 +223,26 @@ func TestShareAccessLikeOthers(t *testing.T) {
 	os.Chmod(filepath.Join(share, "private"), 0o755)
 	if names, err := v.readDirNames("handouts/private"); err != nil || !slices.Equal(names, []string{"answers"}) {
 		t.Errorf("after chmod 755: %q, %v", names, err)
+	}
+}
+
+// TestBoxDirModes checks the modes of a drop box's folders under the
+// service's umask of 0077: the jail's uid must pass the parents to mount
+// its own copy, and list no other.
+func TestBoxDirModes(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	srv := &Server{DataDir: t.TempDir()}
+	dir, err := srv.makeBoxDir("hw3", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{filepath.Dir(filepath.Dir(dir)): 0o711, filepath.Dir(dir): 0o711, dir: 0o700} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want %v", p, fi.Mode().Perm(), err, want)
+		}
+	}
+	if _, err := srv.makeBoxDir("hw3", "../bob"); err == nil {
+		t.Error("makeBoxDir accepted the user name ../bob")
 	}
 }
