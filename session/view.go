@@ -140,7 +140,7 @@ func (v *view) place(rel string) (*place, error) {
 	if sh, ok := v.f.Shares[elems[0]]; ok {
 		root, err := v.open("share/"+sh.Name, func() (*os.Root, error) { return v.s.conn.srv.openShare(sh) })
 		if err != nil {
-			v.s.log.Error("cannot open share", "share", sh.Name, "path", sh.Path, "err", err)
+			v.s.log.Warn("cannot open share", "share", sh.Name, "path", sh.Path, "err", err)
 			return nil, errorf(wire.KindUnavailable, fmt.Sprintf("~/%s is not available right now; tell the teacher", sh.Name))
 		}
 		p := &place{kind: inShare, rel: shown, root: root, inner: rest(1), share: sh}
