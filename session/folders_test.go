@@ -420,3 +420,33 @@ func TestFoldersInJail(t *testing.T) {
 		t.Errorf("with a file at ~/handouts: %d %q %q", code, out, errOut)
 	}
 }
+
+// TestGlobDotDotsStayCheap checks that a pattern with many ".." after
+// names that are no directories (missing here) costs the server one
+// lookup per "..": each used to re-place the path before it, which took
+// time doubling with every "z/..", so one rm of a line like this held a
+// server goroutine for ever. The patterns also go through a share and a
+// drop box. Nothing matches, so rm gets each as typed, which names ~/x*.
+func TestGlobDotDotsStayCheap(t *testing.T) {
+	cr := startClassroom(t, "")
+	withTrash(cr.testServer, "alice", 7)
+	writeHome(t, cr.testServer, "alice", "x.txt", "kept", 0o644)
+	c := cr.dial(t, "alice")
+	// A guard against a hang, not a speed test: it takes milliseconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, pattern := range []string{
+		strings.Repeat("z/../", 64) + "x*",
+		"handouts/" + strings.Repeat("z/../", 64) + "../x*",
+		"submit/hw3/" + strings.Repeat("z/../", 64) + "../../x*",
+	} {
+		var stdout, stderr strings.Builder
+		code, err := c.Command(ctx, "rm -f "+pattern, nil, &stdout, &stderr)
+		if err != nil || code != 0 || stdout.Len() != 0 {
+			t.Fatalf("rm -f %.40s…: exit %d, %v, stdout %q, stderr %q", pattern, code, err, stdout.String(), stderr.String())
+		}
+	}
+	if !exists(t, cr.testServer, "alice", "x.txt") {
+		t.Error("~/x.txt is gone: the literal pattern was taken for it")
+	}
+}

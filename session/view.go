@@ -94,40 +94,73 @@ func (v *view) hasBoxes() bool { return len(v.f.Dropboxes) > 0 }
 // boxNames lists the drop boxes, sorted.
 func (v *view) boxNames() []string { return slices.Sorted(maps.Keys(v.f.Dropboxes)) }
 
+// maxDotDotLookups bounds the lookups one place makes to interpret ".."
+// after a name (see place): a glob may spell thousands of them.
+const maxDotDotLookups = 64
+
 // place maps rel, a path of the view relative to the home, to the tree
 // that holds it. rel is clean, except in globs, which keep ".." as typed:
 // a ".." after a directory (not a symbolic link) leads to its parent, as
 // in the jail, where the ".." of a share or box leaves the mount; a ".."
-// after a link is left to the area's os.Root, which follows the link
-// first and never leaves the area.
+// after a link, a missing name or a file is left to the area's os.Root,
+// which follows the link first and never leaves the area, and so is
+// every name after it (a later ".." is then the os.Root's too: the area
+// is settled). Past maxDotDotLookups lookups, ".." is the os.Root's as
+// well, which at worst refuses a path that leaves the area.
 func (v *view) place(rel string) (*place, error) {
 	var elems []string
-	atTop := func() bool {
-		switch len(elems) {
-		case 1:
-			_, share := v.f.Shares[elems[0]]
-			return share || v.hasBoxes() && elems[0] == users.SubmitDir
-		case 2:
-			_, box := v.f.Dropboxes[elems[1]]
-			return box && elems[0] == users.SubmitDir
+	lookups := 0
+	settled := false // a ".." was kept: the os.Root resolves the rest
+	pops := func() bool {
+		if settled || len(elems) == 0 {
+			return false
 		}
-		return false
+		if v.atTop(elems) {
+			return true
+		}
+		if lookups >= maxDotDotLookups {
+			return false
+		}
+		lookups++
+		return v.realDir(elems)
 	}
 	for _, e := range strings.Split(rel, "/") {
 		switch {
 		case e == "." || e == "":
-		case e == ".." && len(elems) > 0 && elems[len(elems)-1] != ".." && (atTop() || v.realDir(elems)):
+		case e == ".." && pops():
 			elems = elems[:len(elems)-1]
 		default:
 			elems = append(elems, e)
+			settled = settled || e == ".."
 		}
 	}
-	if len(elems) == 0 {
-		return &place{kind: inHome, rel: ".", root: v.s.home.root, inner: "."}, nil
-	}
-	if strings.HasSuffix(rel, "/.") {
+	if len(elems) > 0 && strings.HasSuffix(rel, "/.") {
 		// "x/." names x only if it is a directory.
 		elems = append(elems, ".")
+	}
+	return v.locate(elems)
+}
+
+// atTop reports whether elems, free of "..", names the top of a share,
+// ~/submit or a box, whose ".." is the home or ~/submit whatever the
+// directory below the mount is.
+func (v *view) atTop(elems []string) bool {
+	switch len(elems) {
+	case 1:
+		_, share := v.f.Shares[elems[0]]
+		return share || v.hasBoxes() && elems[0] == users.SubmitDir
+	case 2:
+		_, box := v.f.Dropboxes[elems[1]]
+		return box && elems[0] == users.SubmitDir
+	}
+	return false
+}
+
+// locate maps the path elements place left (no "." or "" but a last
+// "."; ".." only where the os.Root resolves it) to their tree.
+func (v *view) locate(elems []string) (*place, error) {
+	if len(elems) == 0 {
+		return &place{kind: inHome, rel: ".", root: v.s.home.root, inner: "."}, nil
 	}
 	shown := strings.Join(elems, "/")
 	home := &place{kind: inHome, rel: shown, root: v.s.home.root, inner: shown}
@@ -176,10 +209,10 @@ func (v *view) noSuchBox(rel string) error {
 	return errorf(wire.KindNotFound, fmt.Sprintf("%s: no such drop box (there are: %s)", display(rel), strings.Join(v.boxNames(), ", ")))
 }
 
-// realDir reports whether the path elems names a directory of the view
-// that is not a symbolic link.
+// realDir reports whether the path elems, free of "..", names a
+// directory of the view that is not a symbolic link.
 func (v *view) realDir(elems []string) bool {
-	p, err := v.place(strings.Join(elems, "/"))
+	p, err := v.locate(elems)
 	if err != nil {
 		return false
 	}
