@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/cubby-dev/cubby/auth/hostkey"
 	"github.com/cubby-dev/cubby/session"
 	"github.com/cubby-dev/cubby/session/client/progress"
+	"github.com/cubby-dev/cubby/session/receipt"
 )
 
 // receipts lists the receipts of a drop box, checking each signature.
@@ -52,7 +52,7 @@ func receipts(args []string, stdout, stderr io.Writer) error {
 		if r.Late {
 			late = "yes (extension)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.DateTime), printable(r.User), printable(r.Path),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.DateTime), receipt.Printable(r.User), receipt.Printable(r.Path),
 			progress.Thousands(r.Size), hex.EncodeToString(r.SHA256[:8]), late)
 	}
 	if err := tw.Flush(); err != nil {
@@ -62,13 +62,4 @@ func receipts(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d receipts in the log do not verify (see above)", bad, len(list))
 	}
 	return nil
-}
-
-// printable quotes a name with characters that would garble the table or
-// the admin's terminal.
-func printable(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) || r == '\t' }) >= 0 {
-		return strconv.Quote(s)
-	}
-	return s
 }

@@ -87,7 +87,9 @@ func CheckReceiptFile(r *receipt.Receipt, local string) error {
 	return nil
 }
 
-// DescribeReceipt says what a verified receipt proves, in one line:
+// DescribeReceipt says what a verified receipt proves, in one line (a
+// user or path with control characters quoted, so that a file name
+// cannot redraw or hide the rest of it):
 // "alice submitted ~/submit/hw3/report.pdf (12,345 bytes, sha256
 // ab12cd34…) to host:5050 at 2026-11-30 21:04:05 UTC; on time".
 func DescribeReceipt(r *receipt.Receipt, hosts []string) string {
@@ -99,6 +101,6 @@ func DescribeReceipt(r *receipt.Receipt, hosts []string) string {
 		when = "the box has no deadline"
 	}
 	return fmt.Sprintf("%s submitted %s (%s bytes, sha256 %s…) to %s at %s; %s",
-		r.User, r.Path, progress.Thousands(r.Size), hex.EncodeToString(r.SHA256[:8]), strings.Join(hosts, ", "),
+		receipt.Printable(r.User), receipt.Printable(r.Path), progress.Thousands(r.Size), hex.EncodeToString(r.SHA256[:8]), strings.Join(hosts, ", "),
 		r.Time.UTC().Format(time.DateTime+" UTC"), when)
 }

@@ -66,3 +66,28 @@ func TestVerifyReceipt(t *testing.T) {
 		t.Errorf("CheckReceiptFile(another file) = %v; want a mismatch", err)
 	}
 }
+
+// TestDescribeReceiptQuotesControlCharacters checks that a file name
+// cannot make verify-receipt's line say what the receipt does not: the
+// server signs any name a user uploads, and ESC [8m would hide the real
+// time and lateness after a forged "on time" on a terminal.
+func TestDescribeReceiptQuotesControlCharacters(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{4}, 32))
+	forged := "report.pdf (12 bytes) at 2026-12-01 10:00:00 UTC; on time\x1b[8m\r\n"
+	r := &receipt.Receipt{
+		User: "alice", Box: "hw3", Path: "~/submit/hw3/" + forged, Size: 12,
+		Time: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Deadline: time.Date(2026, 12, 1, 23, 59, 0, 0, time.UTC), Late: true,
+	}
+	text, err := r.Sign(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, hosts, err := VerifyReceipt(text, &knownhosts.Store{Path: filepath.Join(t.TempDir(), "kh")}, r.Server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := DescribeReceipt(got, hosts)
+	if strings.ContainsAny(line, "\x1b\r\n") || !strings.Contains(line, `"~/submit/hw3/report.pdf (12 bytes) at 2026-12-01 10:00:00 UTC; on time\x1b[8m\r\n"`) {
+		t.Errorf("DescribeReceipt = %q; want the path quoted, with no control character", line)
+	}
+}

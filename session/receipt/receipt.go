@@ -385,6 +385,17 @@ func plain(s string) bool {
 	return true
 }
 
+// Printable is s for a person to read: as it is when every character is
+// printable and no tab, otherwise as a Go string literal. A user or path
+// from a receipt, shown on a terminal, then cannot move the cursor, hide
+// the text after it (ESC [8m) or start a line of its own.
+func Printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) || r == '\t' }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
 func quote(s string) string {
 	if plain(s) {
 		return s
