@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cubby-dev/cubby/auth/users"
+	"github.com/cubby-dev/cubby/session/receipt"
 )
 
 // maxCollectDepth bounds the folders open at once while collecting.
@@ -169,7 +170,7 @@ type collector struct {
 	ctx     context.Context
 	dst     *os.Root
 	last    time.Time // latest change time of a file
-	skipped []string  // paths that are not files or folders
+	skipped []string  // paths that are not files or folders, quoted if need be for a terminal
 }
 
 // user copies src/name into the destination's name, which is left out
@@ -216,7 +217,7 @@ func (c *collector) dir(d *os.File, rel string, depth int) error {
 			switch st.Mode & unix.S_IFMT {
 			case unix.S_IFDIR:
 				if depth >= maxCollectDepth {
-					c.skipped = append(c.skipped, child+" (too deep)")
+					c.skipped = append(c.skipped, receipt.Printable(child)+" (too deep)")
 					continue
 				}
 				sub, err := openNoFollowDir(fd, name)
@@ -241,7 +242,7 @@ func (c *collector) dir(d *os.File, rel string, depth int) error {
 					return err
 				}
 			default:
-				c.skipped = append(c.skipped, child)
+				c.skipped = append(c.skipped, receipt.Printable(child))
 			}
 		}
 		if rerr == io.EOF || (rerr == nil && len(names) == 0) {
@@ -266,7 +267,7 @@ func (c *collector) file(dirFD int, name, rel string) error {
 		return err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		c.skipped = append(c.skipped, rel)
+		c.skipped = append(c.skipped, receipt.Printable(rel))
 		return nil
 	}
 	mode := os.FileMode(0o644)

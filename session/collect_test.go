@@ -98,3 +98,22 @@ func TestCollect(t *testing.T) {
 		t.Errorf("collecting an unknown box: %v", err)
 	}
 }
+
+// TestCollectQuotesNames checks that a name a user gave in their box
+// reaches the admin's terminal quoted: folders nested past the depth
+// collect copies are named in its report, and a user can make them with
+// mkdir -p, under any name.
+func TestCollectQuotesNames(t *testing.T) {
+	data := t.TempDir()
+	deep := filepath.Join(data, "dropboxes", "hw3", "alice", strings.Repeat("d/", 256)+"\x1b[2Jx")
+	must(t, os.MkdirAll(deep, 0o700))
+	cfg := &users.Config{Path: "users.toml", Users: map[string]*users.User{"alice": {Name: "alice"}}}
+	cfg.Dropboxes = map[string]*users.Dropbox{"hw3": {Name: "hw3", Deadline: time.Now().Add(time.Hour)}}
+	var out bytes.Buffer
+	if err := session.Collect(context.Background(), cfg, data, "hw3", filepath.Join(t.TempDir(), "out"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "\x1b") || !strings.Contains(out.String(), `/d/\x1b[2Jx" (too deep)`) {
+		t.Errorf("Collect wrote:\n%q\nwant the deep folder's name quoted", out.String())
+	}
+}
