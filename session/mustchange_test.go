@@ -151,3 +151,32 @@ func TestMustChangePasswordKeyLogin(t *testing.T) {
 	}
 	wantPasswordChange(t, c, "alice")
 }
+
+// TestPasswdKeepsFolders checks that a password change keeps the shares
+// and drop boxes in force: the accounts it puts in force at once used to
+// be a copy of the users file without them, so that after any user's
+// passwd every ~/handouts was an empty folder of the home and ~/submit
+// took uploads past every deadline, until the next reload.
+func TestPasswdKeepsFolders(t *testing.T) {
+	ts, path := usersFileServer(t)
+	share := t.TempDir()
+	must(t, os.Chmod(share, 0o755))
+	must(t, os.WriteFile(filepath.Join(share, "syllabus.txt"), []byte("read me"), 0o644))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	must(t, err)
+	_, err = f.WriteString("\n[shares.handouts]\npath = \"" + share + "\"\n")
+	must(t, err)
+	must(t, f.Close())
+	cfg, err := users.Load(path)
+	must(t, err)
+	ts.srv.SetUsers(cfg)
+
+	c := ts.dial(t, "alice")
+	if err := c.Passwd(context.Background(), []byte(passwords["alice"]), []byte("alice's new password")); err != nil {
+		t.Fatalf("Passwd: %v", err)
+	}
+	ents, err := ts.dial(t, "bob").List(context.Background(), "~/handouts")
+	if err != nil || len(ents) != 1 || ents[0].Name != "syllabus.txt" {
+		t.Errorf("bob's ~/handouts after alice's passwd: %q, %v; want the share", names(ents), err)
+	}
+}

@@ -128,8 +128,9 @@ func trimAuth(err error) string {
 
 // setVerifier puts v in force as user's password at once, without waiting
 // for the users file to be reloaded, when the accounts in force are a
-// *users.Config; like users.SetPassword, it clears MustChangePassword. The swap is a compare-and-swap so that a reload that
-// lands meanwhile (and already has v, read from the file) is not undone.
+// *users.Config; like users.SetPassword, it clears MustChangePassword.
+// The swap is a compare-and-swap so that a reload that lands meanwhile
+// (and already has v, read from the file) is not undone.
 func (s *Server) setVerifier(user string, v auth.Verifier) {
 	for {
 		p := s.users.Load()
@@ -148,7 +149,11 @@ func (s *Server) setVerifier(user string, v auth.Verifier) {
 		u := *old
 		u.Verifier = v
 		u.MustChangePassword = false
-		next := &users.Config{Path: cfg.Path, Defaults: cfg.Defaults, Users: maps.Clone(cfg.Users)}
+		// A copy of everything in force (shares and drop boxes too),
+		// with this one account changed.
+		next := new(users.Config)
+		*next = *cfg
+		next.Users = maps.Clone(cfg.Users)
 		next.Users[user] = &u
 		var ndb UserDB = next
 		if s.users.CompareAndSwap(p, &ndb) {
