@@ -262,7 +262,7 @@ func hasMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
 
 // readDirNames lists a directory through an os.Root.
 func readDirNames(root *os.Root, rel string) ([]string, error) {
-	f, err := root.Open(rel)
+	f, err := openDir(root, rel)
 	if err != nil {
 		return nil, err
 	}

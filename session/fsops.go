@@ -40,7 +40,7 @@ func (s *session) list(req *wire.List) error {
 		}
 		return s.reply(&wire.Listing{Entries: []wire.Entry{entry(path.Base(rel), fi)}})
 	}
-	dir, err := at.root.Open(at.inner)
+	dir, err := openDir(at.root, at.inner)
 	if err != nil {
 		return s.replyError(err, subject)
 	}

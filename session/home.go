@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cubby-dev/cubby/wire"
 )
 
@@ -59,6 +61,20 @@ func resolve(user, cwd, p string) (string, error) {
 		}
 	}
 	return rel, nil
+}
+
+// openDir opens the directory rel of root for reading. Anything else
+// fails at once (ENOTDIR): a FIFO that a user's program put where a
+// folder was would otherwise block the open, and the session or login
+// with it, until something wrote to it.
+func openDir(root *os.Root, rel string) (*os.File, error) {
+	return root.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
+}
+
+// openNoBlock opens rel of root for reading without waiting for a writer
+// if it is a FIFO; the caller refuses anything but a regular file.
+func openNoBlock(root *os.Root, rel string) (*os.File, error) {
+	return root.OpenFile(rel, os.O_RDONLY|unix.O_NONBLOCK, 0)
 }
 
 // display shows a home-relative path the way the user sees it: "~/a/b".

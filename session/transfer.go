@@ -69,7 +69,7 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 		dirInner = "."
 	}
 	dirShown := path.Dir(target)
-	dir, err := at.root.Open(dirInner)
+	dir, err := openDir(at.root, dirInner)
 	if err != nil {
 		return s.replyError(err, display(dirShown))
 	}
@@ -306,7 +306,7 @@ func (s *session) download(ctx context.Context, req *wire.DownloadRequest) error
 		}
 		return s.replyError(errorf(wire.KindIsDir, subject+": is a directory; use download -r"), subject)
 	}
-	f, err := at.root.Open(at.inner)
+	f, err := openNoBlock(at.root, at.inner)
 	if err != nil {
 		return s.replyError(err, subject)
 	}

@@ -253,7 +253,7 @@ func (s *session) keepOldVersion(dir *os.File, base, rel string, size int64) (un
 	if err := s.ensureTrash(); err != nil {
 		return nil, err
 	}
-	files, err := s.home.root.Open(trashFiles)
+	files, err := openDir(s.home.root, trashFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +303,7 @@ func (s *session) entrySize(ctx context.Context, rel string) (int64, error) {
 // element is refused, not followed.
 func (s *session) openDirNoFollow(rel string) (*os.File, error) {
 	parent, base := path.Split(rel)
-	p, err := s.home.root.Open(cmpOr(parent, "."))
+	p, err := openDir(s.home.root, cmpOr(parent, "."))
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +327,7 @@ func cmpOr(s, def string) string {
 // It stops when ctx ends, leaving what it has not reached yet.
 func (s *session) remove(ctx context.Context, rel string) (int64, error) {
 	parent, base := path.Split(rel)
-	p, err := s.home.root.Open(cmpOr(parent, "."))
+	p, err := openDir(s.home.root, cmpOr(parent, "."))
 	if err != nil {
 		return 0, err
 	}
@@ -409,7 +409,7 @@ func (r *remover) contents(d *os.File, depth int) error {
 // are left out; unreadable ones are kept with an empty path, dated by the
 // record's modification time, so that they still expire.
 func (s *session) readTrash() ([]trashItem, bool, error) {
-	d, err := s.home.root.Open(trashInfo)
+	d, err := openDir(s.home.root, trashInfo)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -651,12 +651,12 @@ func (s *session) undelete(ctx context.Context, args []string) error {
 	if err := s.makeParents(v, parent); err != nil {
 		return s.replyError(err, "undelete: "+display(parent))
 	}
-	pd, err := s.home.root.Open(parent)
+	pd, err := openDir(s.home.root, parent)
 	if err != nil {
 		return s.replyError(err, "undelete: "+display(parent))
 	}
 	defer pd.Close()
-	files, err := s.home.root.Open(trashFiles)
+	files, err := openDir(s.home.root, trashFiles)
 	if err != nil {
 		return s.replyError(err, "undelete")
 	}
@@ -861,7 +861,7 @@ func capitalize(s string) string {
 
 // dirEmpty reports whether the folder rel has no entries.
 func dirEmpty(root *os.Root, rel string) bool {
-	f, err := root.Open(rel)
+	f, err := openDir(root, rel)
 	if err != nil {
 		return false
 	}

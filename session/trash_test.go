@@ -477,3 +477,40 @@ func TestTrashLeavesSharesAndBoxes(t *testing.T) {
 		t.Errorf("undelete n.txt: %d %q", code, out)
 	}
 }
+
+// TestFifosNeverBlock checks that a FIFO a user's program makes where the
+// server expects a folder or a file makes a request fail, not wait for a
+// writer: ~/.trash/info as a FIFO held every login of its user in the
+// purge of the trash for ever (and the server's shutdown with it).
+func TestFifosNeverBlock(t *testing.T) {
+	ts := startServer(t, "")
+	withTrash(ts, "alice", 7)
+	home := ts.home("alice")
+	must(t, os.MkdirAll(filepath.Join(home, ".trash", "files"), 0o755))
+	must(t, syscall.Mkfifo(filepath.Join(home, ".trash", "info"), 0o644))
+	must(t, syscall.Mkfifo(filepath.Join(home, "pipe"), 0o644))
+	writeHome(t, ts, "alice", "a.txt", "old", 0o644)
+	c := ts.dial(t, "alice") // the login purges the trash
+	ctx := context.Background()
+
+	if we := commandError(t, c, "trash list"); we.Kind != wire.KindNotDir {
+		t.Errorf("trash list with a FIFO for ~/.trash/info: %v; want a not-a-folder error", we)
+	}
+	_, err := c.Download(ctx, "pipe", filepath.Join(t.TempDir(), "got"), client.TransferOptions{})
+	wantKind(t, "Download(~/pipe)", err, wire.KindInvalid)
+	local := filepath.Join(t.TempDir(), "x")
+	must(t, os.WriteFile(local, []byte("new"), 0o644))
+	_, err = c.Upload(ctx, local, "pipe/x", client.TransferOptions{})
+	wantKind(t, "Upload(~/pipe/x)", err, wire.KindNotDir)
+	// Replacing a file keeps the old version in ~/.trash/files; with the
+	// records' folder a FIFO, the upload is refused and nothing is lost.
+	must(t, os.Remove(filepath.Join(home, ".trash", "files")))
+	must(t, syscall.Mkfifo(filepath.Join(home, ".trash", "files"), 0o644))
+	must(t, os.Remove(filepath.Join(home, ".trash", "info")))
+	if _, err = c.Upload(ctx, local, "a.txt", client.TransferOptions{}); err == nil {
+		t.Error("an upload over ~/a.txt with a FIFO for ~/.trash/files succeeded")
+	}
+	if b, _ := os.ReadFile(filepath.Join(home, "a.txt")); string(b) != "old" {
+		t.Errorf("~/a.txt is %q; want the old version kept", b)
+	}
+}
