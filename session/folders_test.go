@@ -450,3 +450,38 @@ func TestGlobDotDotsStayCheap(t *testing.T) {
 		t.Error("~/x.txt is gone: the literal pattern was taken for it")
 	}
 }
+
+// TestDropboxClosedByReloadDuringUpload checks that an upload ending
+// after a reload is held to the box as the users file now has it: the
+// teacher moved the deadline before now, or removed the box.
+func TestDropboxClosedByReloadDuringUpload(t *testing.T) {
+	cr := startClassroom(t, "")
+	cr.clock.set(cr.opens.Add(time.Minute))
+	data := []byte("my homework")
+	open := cr.srv.Users.(classDB).f
+	for _, tt := range []struct {
+		folders *users.Folders
+		msg     string
+	}{
+		{&users.Folders{Dropboxes: map[string]*users.Dropbox{"hw3": {Name: "hw3", Deadline: cr.opens}}}, "hw3 closed at "},
+		{&users.Folders{}, "the drop box hw3 no longer exists"},
+	} {
+		cr.srv.SetUsers(classDB{cr.users, open})
+		r := rawLogin(t, cr.testServer, "alice")
+		r.send(t, &wire.UploadRequest{Path: "submit/hw3/", Name: "hw.txt", Size: uint64(len(data)), Mode: 0o644})
+		if _, ok := r.recv(t).(*wire.UploadReady); !ok {
+			t.Fatal("no UploadReady")
+		}
+		r.send(t, &wire.UploadStart{})
+		r.send(t, &wire.Data{Bytes: data})
+		cr.srv.SetUsers(classDB{cr.users, tt.folders})
+		r.send(t, &wire.UploadEnd{Sum: sha256.Sum256(data)})
+		m := r.recv(t)
+		if we, ok := m.(*wire.Error); !ok || we.Kind != wire.KindNotAllowed || !strings.Contains(we.Message, tt.msg) {
+			t.Errorf("upload ending after the reload answered %#v; want %q", m, tt.msg)
+		}
+		if _, err := os.Stat(filepath.Join(cr.data, "dropboxes", "hw3", "alice", "hw.txt")); err == nil {
+			t.Fatal("the upload was stored")
+		}
+	}
+}

@@ -201,10 +201,18 @@ func (s *session) upload(ctx context.Context, req *wire.UploadRequest) error {
 				return s.replyError(errorf(wire.KindChecksum, subject+": SHA-256 mismatch: the data was damaged in transit; nothing was stored"), subject)
 			}
 			// A drop box takes what is complete by the deadline: the
-			// time that counts is now, not when the upload began.
+			// time that counts is now, not when the upload began, and
+			// so do the box's dates: the users file may have been
+			// reloaded meanwhile (an earlier deadline, a removed box).
 			late := false
 			if at.kind == inBox {
-				if late, err = boxOpen(at.box, s.home.user, s.conn.srv.now()); err != nil {
+				box, ok := s.conn.srv.folders().Dropboxes[at.box.Name]
+				if !ok {
+					p.remove()
+					return s.replyError(errorf(wire.KindNotAllowed, fmt.Sprintf("%s: the drop box %s no longer exists; nothing was stored", subject, at.box.Name)), subject)
+				}
+				at.box = box
+				if late, err = boxOpen(box, s.home.user, s.conn.srv.now()); err != nil {
 					p.remove()
 					return s.replyError(err, subject)
 				}
