@@ -28,7 +28,9 @@ func TestReadRoster(t *testing.T) {
 		"s06@example.edu,s06\r\n" +
 		",,1GiB\r\n" +
 		"\"multi\nline@x\",s07,\r\n" +
-		"s08@example.edu,s08,0\r\n"
+		"s08@example.edu,s08,0\r\n" +
+		"\"=HYPERLINK(\"\"http://x.example/\"\")@x\",s09,\r\n" +
+		"s10\u202e@example.edu,s10,\r\n"
 	ro, err := ReadRoster("roster.csv", strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +52,8 @@ func TestReadRoster(t *testing.T) {
 		`roster.csv:10: 2 fields, but the header has 3`,
 		`roster.csv:11: no name`,
 		`roster.csv:12: s07: email "multi\nline@x" contains a line break or another control character`,
+		`roster.csv:15: s09: email "=HYPERLINK(\"http://x.example/\")@x" starts with "=", "+", "-" or "@", which a spreadsheet takes for a formula`,
+		`roster.csv:16: s10: email "s10\u202e@example.edu" contains an invisible formatting character`,
 	}
 	var bad []string
 	for _, e := range ro.Bad {

@@ -193,7 +193,8 @@ const MaxEmailLen = 254
 // emailProblem returns "" if addr may be stored as a user's email, and
 // otherwise what is wrong with it. The check is loose on purpose: the
 // address is only kept for the admin, so it needs to be one printable
-// line with an "@", not a deliverable address.
+// line with an "@", not a deliverable address, that nothing showing it
+// (a terminal, a spreadsheet) takes for anything else.
 func emailProblem(addr string) string {
 	switch {
 	case addr == "":
@@ -206,6 +207,13 @@ func emailProblem(addr string) string {
 		return "contains a line break or another control character"
 	case strings.IndexFunc(addr, unicode.IsSpace) >= 0:
 		return "contains a space"
+	case strings.IndexFunc(addr, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0:
+		// Such as U+202E, which shows the rest of a line backwards.
+		return "contains an invisible formatting character"
+	case strings.IndexByte("=+-@", addr[0]) >= 0:
+		// The sheet of one-time passwords may be opened in a
+		// spreadsheet, which runs a cell starting so as a formula.
+		return `starts with "=", "+", "-" or "@", which a spreadsheet takes for a formula`
 	case !strings.Contains(addr, "@"):
 		return `has no "@"`
 	}
