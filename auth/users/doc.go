@@ -50,7 +50,8 @@
 //   - demo: true marks a demonstration account. The caller (cubbyd) must serve
 //     demo accounts only on a loopback address; see [Config.HasDemo].
 //   - email: the user's email address, kept for the admin (cubby sends no
-//     mail): one line of at most 254 bytes, without spaces, with an "@".
+//     mail): one line of at most 254 bytes, without spaces, with an "@",
+//     not starting with = + - @ (which a spreadsheet runs as a formula).
 //   - must_change_password: true means the password was set for the user
 //     (a one-time password from [Import]), so the user must choose a new
 //     one before the server allows anything else. [SetPassword] removes
