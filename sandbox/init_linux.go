@@ -242,8 +242,12 @@ func mountFolders(home string, mounts []mountSpec) {
 			tree, err = emptyDir()
 			check(err, "make the folder ~/%s", m.Target)
 		} else {
-			tree, err = unix.OpenTree(unix.AT_FDCWD, "/oldroot"+m.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+			// No link followed: validateMounts saw none on the path.
+			src, err := openNoSymlinks(unix.AT_FDCWD, "/oldroot"+m.Source)
 			check(err, "open %s for ~/%s", m.Source, m.Target)
+			tree, err = unix.OpenTree(src, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+			check(err, "clone %s for ~/%s", m.Source, m.Target)
+			unix.Close(src)
 			if m.ReadOnly {
 				attrs |= unix.MOUNT_ATTR_RDONLY
 			}

@@ -179,6 +179,10 @@ func TestMountValidation(t *testing.T) {
 	j, l := newTestJail(t), newLayout(t)
 	share, _, _ := classLayout(t, l)
 	file := filepath.Join(share, "notes.txt")
+	// A link may be swapped by whoever owns its folder (a teacher, for a
+	// share) after the server checked where it leads: never followed.
+	link := filepath.Join(l.base, "link")
+	must(t, os.Symlink(share, link))
 	for name, mounts := range map[string][]Mount{
 		"target outside":   {{Source: share, Target: "../bob"}},
 		"target absolute":  {{Source: share, Target: "/etc"}},
@@ -191,6 +195,8 @@ func TestMountValidation(t *testing.T) {
 		"source unclean":   {{Source: share + "/", Target: "a"}},
 		"source missing":   {{Source: share + "-missing", Target: "a"}},
 		"source a file":    {{Source: file, Target: "a"}},
+		"source a link":    {{Source: link, Target: "a"}},
+		"source via link":  {{Source: filepath.Join(link, "week1"), Target: "a"}},
 		"source NUL":       {{Source: share + "\x00", Target: "a"}},
 		"too many mounts":  make([]Mount, maxMounts+1),
 		"target with NUL":  {{Source: share, Target: "a\x00"}},

@@ -135,7 +135,11 @@ type Spec struct {
 // points, can tell the user why.
 type Mount struct {
 	// Source is the absolute host directory shown, bound with what it
-	// holds but without the mounts below it. "" makes an empty directory
+	// holds but without the mounts below it. No symbolic link may be on
+	// its path (resolve it first, and check what it resolved to): the
+	// init follows none, so that whoever owns a directory on the way
+	// cannot swap in a link, between the caller's check and the mount,
+	// that leads somewhere else. "" makes an empty directory
 	// that only the jail sees (a tiny tmpfs), in which later mounts can
 	// put their mount points: so a folder of mounts can be read-only
 	// and hold nothing else.
@@ -146,6 +150,15 @@ type Mount struct {
 	// ReadOnly makes the mount read-only for the program. An empty
 	// directory becomes read-only once every mount has been made.
 	ReadOnly bool
+}
+
+// openNoSymlinks opens the directory name (relative to dirFD) as O_PATH,
+// following no symbolic link on its way.
+func openNoSymlinks(dirFD int, name string) (int, error) {
+	return unix.Openat2(dirFD, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
 }
 
 // maxMounts bounds Spec.Mounts.
@@ -412,9 +425,7 @@ func (j *Jail) validate(spec *Spec) (home string, err error) {
 	return home, nil
 }
 
-// validateMounts checks spec's mounts and returns them with each source
-// resolved (the init sees the host tree under /oldroot, where an
-// absolute symbolic link would lead astray).
+// validateMounts checks spec's mounts and returns them for the init.
 func validateMounts(mounts []Mount) ([]mountSpec, error) {
 	if len(mounts) > maxMounts {
 		return nil, fmt.Errorf("sandbox: %d mounts, more than %d", len(mounts), maxMounts)
@@ -435,14 +446,12 @@ func validateMounts(mounts []Mount) ([]mountSpec, error) {
 			if !filepath.IsAbs(m.Source) || filepath.Clean(m.Source) != m.Source || strings.IndexByte(m.Source, 0) >= 0 {
 				return nil, fmt.Errorf("sandbox: mount source %q is not a clean absolute path", m.Source)
 			}
-			src, err := filepath.EvalSymlinks(m.Source)
+			fd, err := openNoSymlinks(unix.AT_FDCWD, m.Source)
 			if err != nil {
-				return nil, fmt.Errorf("sandbox: mount source: %w", err)
+				return nil, fmt.Errorf("sandbox: mount source %q: %w (it must be a directory reached without symbolic links)", m.Source, err)
 			}
-			if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
-				return nil, fmt.Errorf("sandbox: mount source %q is not a directory", m.Source)
-			}
-			ms.Source = src
+			unix.Close(fd)
+			ms.Source = m.Source
 		}
 		out = append(out, ms)
 	}

@@ -21,7 +21,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cubby-dev/cubby/auth/users"
 	"github.com/cubby-dev/cubby/sandbox"
@@ -259,18 +262,64 @@ func (v *view) writable(p *place) error {
 	return nil
 }
 
-// openShare opens a share's directory. A share that is, holds or lies in
-// the data directory is refused: it would show homes, the host key and
-// the users file to everyone.
-func (s *Server) openShare(sh *users.Share) (*os.Root, error) {
+// shareDir resolves the path of a share and checks it: a share that is,
+// holds or lies in the data directory is refused, since it would show
+// homes, the host key and the users file to everyone. Whoever owns a
+// folder on the share's path (the teacher) may swap a link in right
+// after the check, so what uses the result follows no link: openShare,
+// and the jail's mount (sandbox.Mount).
+func (s *Server) shareDir(sh *users.Share) (string, error) {
 	real, err := filepath.EvalSymlinks(sh.Path)
+	if err != nil {
+		return "", err
+	}
+	if err := overlapsDataDir(real, s.DataDir); err != nil {
+		return "", err
+	}
+	return real, nil
+}
+
+// openShare opens a share's directory, the one shareDir checked.
+func (s *Server) openShare(sh *users.Share) (*os.Root, error) {
+	real, err := s.shareDir(sh)
 	if err != nil {
 		return nil, err
 	}
-	if err := overlapsDataDir(real, s.DataDir); err != nil {
+	return openRootNoSymlinks(real)
+}
+
+// openRootNoSymlinks opens dir, a resolved path, as an os.Root, refusing
+// it if a symbolic link now lies on its path. os.OpenRoot follows links,
+// so the directory is also opened without following any, and the two
+// must be the same.
+func openRootNoSymlinks(dir string) (*os.Root, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, dir, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	var want unix.Stat_t
+	if err := unix.Fstat(fd, &want); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: dir, Err: err}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
 		return nil, err
 	}
-	return os.OpenRoot(real)
+	fi, err := root.Stat(".")
+	if err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Dev != want.Dev || st.Ino != want.Ino {
+			err = fmt.Errorf("session: %s changed while it was opened", dir)
+		}
+	}
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return root, nil
 }
 
 // overlapsDataDir returns an error if dir, a resolved path, is the data
@@ -452,9 +501,10 @@ func (v *view) mounts() (mounts []sandbox.Mount, notices []string) {
 			notices = append(notices, msg)
 			continue
 		}
-		src, err := filepath.EvalSymlinks(sh.Path)
+		// The path checked, which the jail opens without following links.
+		src, err := v.s.conn.srv.shareDir(sh)
 		if err == nil {
-			_, err = p.root.Stat(".") // openShare checked the rest
+			_, err = p.root.Stat(".")
 		}
 		if err != nil {
 			v.s.log.Error("cannot mount share", "share", name, "path", sh.Path, "err", err)
@@ -472,6 +522,11 @@ func (v *view) mounts() (mounts []sandbox.Mount, notices []string) {
 	mounts = append(mounts, sandbox.Mount{Target: users.SubmitDir, ReadOnly: true})
 	for _, name := range v.boxNames() {
 		dir, err := v.s.conn.srv.makeBoxDir(name, v.s.home.user)
+		if err == nil {
+			// The jail takes a path without links (see sandbox.Mount);
+			// the data directory's may have some.
+			dir, err = filepath.EvalSymlinks(dir)
+		}
 		if err != nil {
 			v.s.log.Error("cannot make drop box", "box", name, "err", err)
 			notices = append(notices, fmt.Sprintf("~/%s/%s is not available right now; tell the teacher", users.SubmitDir, name))

@@ -246,3 +246,36 @@ func TestBoxDirModes(t *testing.T) {
 		t.Error("makeBoxDir accepted the user name ../bob")
 	}
 }
+
+// TestShareOpenedWithoutLinks checks that what serves and mounts a share
+// is the directory checked against the data directory: the teacher, who
+// owns the folders on a share's path, could otherwise swap in a link to
+// the data directory right after the check, and every home and the host
+// key would be served and mounted as ~/handouts.
+func TestShareOpenedWithoutLinks(t *testing.T) {
+	now := time.Now()
+	s, share := viewSession(t, &now)
+	link := filepath.Join(t.TempDir(), "handouts")
+	if err := os.Symlink(share, link); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := openRootNoSymlinks(link); err == nil {
+		r.Close()
+		t.Error("openRootNoSymlinks followed a link")
+	}
+	r, err := openRootNoSymlinks(share)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+
+	// A share declared through a link is mounted by the path checked,
+	// and the jail follows no link on it (sandbox.Mount).
+	s.conn.srv.Users = folderDB{&users.Folders{Shares: map[string]*users.Share{"handouts": {Name: "handouts", Path: link}}}}
+	v := s.newView()
+	defer v.close()
+	mounts, notices := v.mounts()
+	if len(mounts) != 1 || mounts[0].Source != share || len(notices) != 0 {
+		t.Errorf("mounts() = %+v, %q; want %s mounted at handouts", mounts, notices, share)
+	}
+}
