@@ -485,3 +485,22 @@ func TestDropboxClosedByReloadDuringUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestShareLinkIntoPrivateFolder checks that a link in a share does not
+// hand out a file the jail's user could not reach: the folder it lies in
+// is not searchable by others, though the file itself is readable.
+func TestShareLinkIntoPrivateFolder(t *testing.T) {
+	cr := startClassroom(t, "")
+	must(t, os.Mkdir(filepath.Join(cr.share, "private"), 0o700))
+	must(t, os.WriteFile(filepath.Join(cr.share, "private", "key.txt"), []byte("the key"), 0o644))
+	must(t, os.Symlink("private/key.txt", filepath.Join(cr.share, "key")))
+	must(t, os.Symlink("week1/ex1.txt", filepath.Join(cr.share, "ex1")))
+	c := cr.dial(t, "alice")
+	ctx := context.Background()
+	local := t.TempDir()
+	_, err := c.Download(ctx, "handouts/key", filepath.Join(local, "key"), client.TransferOptions{})
+	wantRefused(t, "download of a link into a 0700 folder of the share", err, wire.KindPermission, "~/handouts/key: permission denied")
+	if _, err := c.Download(ctx, "handouts/ex1", filepath.Join(local, "ex1"), client.TransferOptions{}); err != nil {
+		t.Errorf("download of a link to a file others may read: %v", err)
+	}
+}

@@ -327,6 +327,9 @@ func (s *session) download(ctx context.Context, req *wire.DownloadRequest) error
 		if err := shareReadable(fi); err != nil {
 			return s.replyError(err, subject)
 		}
+		if err := v.shareReached(at, f); err != nil {
+			return s.replyError(err, subject)
+		}
 	}
 	if fi.IsDir() {
 		return s.replyError(errorf(wire.KindIsDir, subject+": is a directory; use download -r"), subject)

@@ -401,6 +401,27 @@ func shareTraversable(root *os.Root, inner string) error {
 	return nil
 }
 
+// shareReached checks that others may search every directory on the
+// path f, a file opened in the share of p, really has. A symbolic link in
+// the share (the teacher's "key -> private/key.txt") may lead into a
+// directory they may not search, which the jail would refuse and the
+// lexical check of shareTraversable does not see.
+func (v *view) shareReached(p *place, f *os.File) error {
+	real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil {
+		return err
+	}
+	top, err := v.s.conn.srv.shareDir(p.share)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(top, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return fs.ErrPermission
+	}
+	return shareTraversable(p.root, filepath.ToSlash(rel))
+}
+
 func shareReadable(fi fs.FileInfo) error {
 	perm := fi.Mode().Perm()
 	if perm&0o004 == 0 || fi.IsDir() && perm&0o001 == 0 {
