@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -49,10 +48,7 @@ func Collect(ctx context.Context, cfg *users.Config, data, box, dest string, w i
 	if src != nil {
 		defer src.Close()
 	}
-	if err := makeEmptyDir(dest); err != nil {
-		return err
-	}
-	dst, err := os.OpenRoot(dest)
+	dst, err := makeEmptyDir(dest)
 	if err != nil {
 		return err
 	}
@@ -128,28 +124,48 @@ func plural(n int, one, many string) string {
 }
 
 // makeEmptyDir makes dir, mode 0700, or checks that it is an empty
-// directory.
-func makeEmptyDir(dir string) error {
-	err := os.Mkdir(dir, 0o700)
-	if err == nil || !errors.Is(err, fs.ErrExist) {
-		return err
+// directory, and opens it as a root. collect runs as root and dir is often
+// in a teacher's home: it is opened without following any symbolic link on
+// its way, so a link planted there (or swapped in after the mkdir) cannot
+// send the submissions elsewhere.
+func makeEmptyDir(dir string) (*os.Root, error) {
+	how := func(flags uint64) *unix.OpenHow {
+		return &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
 	}
-	f, err := os.Open(dir)
+	linkErr := func(err error) error {
+		switch {
+		case errors.Is(err, unix.ELOOP):
+			return fmt.Errorf("%s: a symbolic link is on its way; collect into a folder reached without links (see realpath)", dir)
+		case errors.Is(err, unix.ENOTDIR):
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return fmt.Errorf("opening %s: %w", dir, err)
+	}
+	parent, base := filepath.Split(filepath.Clean(dir))
+	if parent == "" {
+		parent = "."
+	}
+	pfd, err := unix.Openat2(unix.AT_FDCWD, parent, how(unix.O_PATH|unix.O_DIRECTORY))
 	if err != nil {
-		return err
+		return nil, linkErr(err)
 	}
+	defer unix.Close(pfd)
+	if err := unix.Mkdirat(pfd, base, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	fd, err := unix.Openat2(pfd, base, how(unix.O_RDONLY|unix.O_DIRECTORY))
+	if err != nil {
+		return nil, linkErr(err)
+	}
+	f := os.NewFile(uintptr(fd), dir)
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
 	if names, _ := f.Readdirnames(1); len(names) > 0 {
-		return fmt.Errorf("%s is not empty; collect into a new or empty folder", dir)
+		return nil, fmt.Errorf("%s is not empty; collect into a new or empty folder", dir)
 	}
-	return nil
+	// The root is the directory just checked, not whatever dir names now.
+	return os.OpenRoot(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 }
 
-// openNoFollowDir opens the directory name relative to dirFD, refusing a
-// symbolic link.
 func openNoFollowDir(dirFD int, name string) (*os.File, error) {
 	fd, err := unix.Openat(dirFD, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {

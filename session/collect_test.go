@@ -99,6 +99,39 @@ func TestCollect(t *testing.T) {
 	}
 }
 
+// TestCollectRefusesLinks checks that collect, which runs as root, never
+// writes through a symbolic link on the way to its destination: a link as
+// the destination, or as a folder above it.
+func TestCollectRefusesLinks(t *testing.T) {
+	data := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(data, "dropboxes", "hw3", "alice"), 0o700))
+	must(t, os.WriteFile(filepath.Join(data, "dropboxes", "hw3", "alice", "a.txt"), []byte("a"), 0o600))
+	cfg := &users.Config{Path: "users.toml", Users: map[string]*users.User{"alice": {Name: "alice"}}}
+	cfg.Dropboxes = map[string]*users.Dropbox{"hw3": {Name: "hw3", Deadline: time.Now().Add(time.Hour)}}
+	base := t.TempDir()
+	elsewhere := filepath.Join(base, "elsewhere")
+	must(t, os.Mkdir(elsewhere, 0o755))
+	must(t, os.Symlink(elsewhere, filepath.Join(base, "link")))
+	for _, dest := range []string{filepath.Join(base, "link"), filepath.Join(base, "link", "hw3")} {
+		var out bytes.Buffer
+		err := session.Collect(context.Background(), cfg, data, "hw3", dest, &out)
+		if err == nil || !strings.Contains(err.Error(), "a symbolic link is on its way") {
+			t.Errorf("collect into %s: %v; want a refusal naming the link", dest, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "alice")); !os.IsNotExist(err) {
+		t.Errorf("collect wrote through the link: %v", err)
+	}
+	// The same folder reached without the link works.
+	var out bytes.Buffer
+	if err := session.Collect(context.Background(), cfg, data, "hw3", elsewhere, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(elsewhere, "alice", "a.txt")); err != nil || string(got) != "a" {
+		t.Errorf("collected a.txt: %q, %v", got, err)
+	}
+}
+
 // TestCollectQuotesNames checks that a name a user gave in their box
 // reaches the admin's terminal quoted: folders nested past the depth
 // collect copies are named in its report, and a user can make them with
