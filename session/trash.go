@@ -28,8 +28,8 @@ package session
 
 import (
 	"bufio"
+	"cmp"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -124,11 +124,7 @@ func validTrashID(id string) bool {
 }
 
 func newTrashID(now time.Time) string {
-	var r [4]byte
-	for i := range r {
-		r[i] = byte(rand.Uint32())
-	}
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(r[:])
+	return fmt.Sprintf("%s-%08x", now.UTC().Format("20060102T150405Z"), rand.Uint32())
 }
 
 // formatInfo writes a record.
@@ -303,23 +299,16 @@ func (s *session) entrySize(ctx context.Context, rel string) (int64, error) {
 // element is refused, not followed.
 func (s *session) openDirNoFollow(rel string) (*os.File, error) {
 	parent, base := path.Split(rel)
-	p, err := openDir(s.home.root, cmpOr(parent, "."))
+	p, err := openDir(s.home.root, cmp.Or(parent, "."))
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close()
-	fd, err := unix.Openat(int(p.Fd()), base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	d, err := openNoFollowDir(int(p.Fd()), base)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: display(rel), Err: err}
 	}
-	return os.NewFile(uintptr(fd), base), nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return d, nil
 }
 
 // remove deletes the entry rel and everything under it for real, never
@@ -327,7 +316,7 @@ func cmpOr(s, def string) string {
 // It stops when ctx ends, leaving what it has not reached yet.
 func (s *session) remove(ctx context.Context, rel string) (int64, error) {
 	parent, base := path.Split(rel)
-	p, err := openDir(s.home.root, cmpOr(parent, "."))
+	p, err := openDir(s.home.root, cmp.Or(parent, "."))
 	if err != nil {
 		return 0, err
 	}
@@ -364,11 +353,10 @@ func (r *remover) at(dirfd int, name string, depth int) error {
 	if depth >= maxWalkDepth {
 		return &os.PathError{Op: "remove", Path: name, Err: unix.ELOOP}
 	}
-	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	d, err := openNoFollowDir(dirfd, name)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: name, Err: err}
 	}
-	d := os.NewFile(uintptr(fd), name)
 	err = r.contents(d, depth+1)
 	d.Close()
 	if err != nil {
@@ -591,10 +579,7 @@ func (s *session) emptyTrash(ctx context.Context) error {
 }
 
 func countItems(n int) string {
-	if n == 1 {
-		return "1 item"
-	}
-	return strconv.Itoa(n) + " items"
+	return strconv.Itoa(n) + " " + plural(n, "item", "items")
 }
 
 // undelete runs the undelete built-in: undelete PATH [NEWPATH].
@@ -647,7 +632,7 @@ func (s *session) undelete(ctx context.Context, args []string) error {
 		return s.replyError(exists(), "")
 	}
 	parent, base := path.Split(dest)
-	parent = cmpOr(strings.TrimSuffix(parent, "/"), ".")
+	parent = cmp.Or(strings.TrimSuffix(parent, "/"), ".")
 	if err := s.makeParents(v, parent); err != nil {
 		return s.replyError(err, "undelete: "+display(parent))
 	}
