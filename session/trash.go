@@ -844,15 +844,17 @@ func capitalize(s string) string {
 	return s
 }
 
-// dirEmpty reports whether the folder rel has no entries.
+// dirEmpty reports whether the folder rel has no entries. A folder it
+// cannot read is not empty: rm -d then leaves it, rather than deleting a
+// tree it did not see.
 func dirEmpty(root *os.Root, rel string) bool {
 	f, err := openDir(root, rel)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	names, _ := f.Readdirnames(1)
-	return len(names) == 0
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && err == io.EOF
 }
 
 // trashHint adds to an upload refused for the quota how much of the usage
