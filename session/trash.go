@@ -28,6 +28,7 @@ package session
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -137,7 +138,7 @@ func formatInfo(it trashItem) []byte {
 // untrusted input. Fields it cannot read are left zero.
 func parseInfo(data []byte) (trashItem, error) {
 	var it trashItem
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxInfoSize)
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), "=")
