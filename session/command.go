@@ -192,7 +192,8 @@ func auditArgv(argv []string) string {
 		}
 		b.WriteString(strconv.Quote(a))
 		if b.Len() > maxAuditArgv {
-			return b.String()[:maxAuditArgv] + "…"
+			// The cut may split a character; drop its partial bytes.
+			return strings.ToValidUTF8(b.String()[:maxAuditArgv], "") + "…"
 		}
 	}
 	return b.String()
