@@ -206,15 +206,10 @@ func readReceiptLog(path, box, user string, hostKey ed25519.PublicKey) ([]Listed
 	for sc.Scan() {
 		l := ListedReceipt{File: path, Line: sc.Line()}
 		l.Receipt, l.Err = receipt.Parse(sc.Text())
-		switch {
-		case l.Err != nil:
+		if l.Err != nil {
 			l.Receipt = nil
-		case l.Receipt.Verify() != nil:
-			l.Err = l.Receipt.Verify()
-		case !l.Receipt.Key.Equal(hostKey):
-			l.Err = fmt.Errorf("signed by another key (%s), not this server's", l.Receipt.Server)
-		case l.Receipt.User != user || l.Receipt.Box != box:
-			l.Err = fmt.Errorf("a receipt of %s for drop box %s, in the log of %s for %s", l.Receipt.User, l.Receipt.Box, user, box)
+		} else {
+			l.Err = checkLogged(l.Receipt, box, user, hostKey)
 		}
 		out = append(out, l)
 	}
@@ -222,4 +217,20 @@ func readReceiptLog(path, box, user string, hostKey ed25519.PublicKey) ([]Listed
 		return nil, fmt.Errorf("session: reading %s: %w", path, err)
 	}
 	return out, nil
+}
+
+// checkLogged reports what is wrong with r, read from the log of user for
+// box: its signature does not verify, another key made it, or it is
+// another user's or box's receipt.
+func checkLogged(r *receipt.Receipt, box, user string, hostKey ed25519.PublicKey) error {
+	if err := r.Verify(); err != nil {
+		return err
+	}
+	switch {
+	case !r.Key.Equal(hostKey):
+		return fmt.Errorf("signed by another key (%s), not this server's", r.Server)
+	case r.User != user || r.Box != box:
+		return fmt.Errorf("a receipt of %s for drop box %s, in the log of %s for %s", r.User, r.Box, user, box)
+	}
+	return nil
 }
