@@ -159,7 +159,11 @@ func makeEmptyDir(dir string) (*os.Root, error) {
 	}
 	f := os.NewFile(uintptr(fd), dir)
 	defer f.Close()
-	if names, _ := f.Readdirnames(1); len(names) > 0 {
+	names, err := f.Readdirnames(1)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	if len(names) > 0 {
 		return nil, fmt.Errorf("%s is not empty; collect into a new or empty folder", dir)
 	}
 	// The root is the directory just checked, not whatever dir names now.
@@ -226,8 +230,12 @@ func (c *collector) dir(d *os.File, rel string, depth int) error {
 				return err
 			}
 			var st unix.Stat_t
-			if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
-				continue
+			err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed since it was listed
+			}
+			if err != nil {
+				return err
 			}
 			child := path.Join(rel, name)
 			switch st.Mode & unix.S_IFMT {
