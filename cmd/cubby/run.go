@@ -42,18 +42,28 @@ cubby cannot connect or log in.
 
 options:`
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, interrupt <-chan os.Signal) int {
-	if len(args) > 0 && args[0] == "verify-receipt" {
-		return verifyReceipts(args[1:], stdout, stderr)
-	}
-	fs := flag.NewFlagSet("cubby", flag.ContinueOnError)
+// knownHostsHelp describes the --known-hosts flag of every command.
+const knownHostsHelp = "known hosts file (default: known_hosts in the user's config dir, cubby/)"
+
+// newFlagSet is the flag set of the command name: it reports to stderr,
+// and -h prints usage and the options.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, usage)
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, interrupt <-chan os.Signal) int {
+	if len(args) > 0 && args[0] == "verify-receipt" {
+		return verifyReceipts(args[1:], stdout, stderr)
+	}
+	fs := newFlagSet("cubby", usage, stderr)
 	port := fs.String("p", "5050", "server port")
-	knownHostsPath := fs.String("known-hosts", "", "known hosts file (default: known_hosts in the user's config dir, cubby/)")
+	knownHostsPath := fs.String("known-hosts", "", knownHostsHelp)
 	acceptNew := fs.Bool("accept-new-host", false, "pin an unknown server key without asking (a changed key is still refused)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	timeout := fs.Duration("timeout", 0, "wall-clock limit for each remote command, up to the server's cap for you (default: the server's)")

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/cubby-dev/cubby/auth/knownhosts"
 	"github.com/cubby-dev/cubby/session/client"
@@ -22,13 +23,8 @@ options:`
 
 // verifyReceipts runs "cubby verify-receipt" and returns its exit status.
 func verifyReceipts(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cubby verify-receipt", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, verifyUsage)
-		fs.PrintDefaults()
-	}
-	khPath := fs.String("known-hosts", "", "known hosts file (default: known_hosts in the user's config dir, cubby/)")
+	fs := newFlagSet("cubby verify-receipt", verifyUsage, stderr)
+	khPath := fs.String("known-hosts", "", knownHostsHelp)
 	fp := fs.String("fingerprint", "", "trust the server key with this fingerprint instead of known_hosts")
 	local := fs.String("file", "", "also check that the local `FILE` is the one submitted")
 	if err := fs.Parse(args); err != nil {
@@ -83,9 +79,8 @@ func verifyReceipts(args []string, stdout, stderr io.Writer) int {
 // receiptMessage is a verification failure without package prefixes.
 func receiptMessage(err error) string {
 	msg := shell.UserMessage(err)
-	const p = "receipt: "
-	if len(msg) > len(p) && msg[:len(p)] == p {
-		return msg[len(p):]
+	if rest, ok := strings.CutPrefix(msg, "receipt: "); ok && rest != "" {
+		return rest
 	}
 	return msg
 }
