@@ -195,7 +195,7 @@ func (c *Client) checkReceipt(text []byte, res *Result) (*receipt.Receipt, error
 		}
 	}
 	if r.User != c.user || r.Path != res.Remote || r.Size != res.Size || r.SHA256 != res.Sum {
-		return nil, fmt.Errorf("it describes another upload: %s, %s, %d bytes, sha256 %x", r.User, r.Path, r.Size, r.SHA256[:4])
+		return nil, fmt.Errorf("it describes another upload: %s, %s, %d bytes, sha256 %x", receipt.Printable(r.User), receipt.Printable(r.Path), r.Size, r.SHA256[:4])
 	}
 	return r, nil
 }
