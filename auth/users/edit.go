@@ -80,8 +80,8 @@ func AddUsers(path string, list []NewUser, commit func(added []NewUser) error) (
 	}
 	err = editFileIf(path, true, func(text string) (string, bool, error) {
 		out, added, existing, err := addUsersText(path, text, list)
+		skipped = existing
 		if err != nil || len(added) == 0 {
-			skipped = existing
 			return "", false, err
 		}
 		if commit != nil {
@@ -89,7 +89,6 @@ func AddUsers(path string, list []NewUser, commit func(added []NewUser) error) (
 				return "", false, err
 			}
 		}
-		skipped = existing
 		return out, true, nil
 	})
 	if err != nil {
