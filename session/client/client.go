@@ -327,11 +327,17 @@ func (c *Client) login(password []byte) error {
 // expect reads one message and returns it as T; an Error frame is
 // returned as the error, anything else is a protocol error.
 func expect[T wire.Message](c *Client) (T, error) {
-	var zero T
 	m, err := c.wc.ReadMessage()
 	if err != nil {
+		var zero T
 		return zero, c.readError(err)
 	}
+	return as[T](m)
+}
+
+// as is m as a T, the Error the server sent instead, or a protocol error.
+func as[T wire.Message](m wire.Message) (T, error) {
+	var zero T
 	if t, ok := m.(T); ok {
 		return t, nil
 	}

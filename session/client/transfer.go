@@ -155,14 +155,9 @@ func (c *Client) Upload(ctx context.Context, local, remote string, opt TransferO
 			return nil, c.readError(err)
 		}
 	}
-	var td *wire.TransferDone
-	switch m := m.(type) {
-	case *wire.TransferDone:
-		td = m
-	case *wire.Error:
-		return nil, m
-	default:
-		return nil, fmt.Errorf("client: protocol error: server sent %v, want TransferDone", m.Type())
+	td, err := as[*wire.TransferDone](m)
+	if err != nil {
+		return nil, err
 	}
 	if td.Size != uint64(size) || td.Sum != sum {
 		return nil, fmt.Errorf("client: server stored %d bytes with another SHA-256 than sent", td.Size)
