@@ -70,3 +70,25 @@ func BenchmarkExecTrue(b *testing.B) {
 	}
 	reportMedian(b, d)
 }
+
+// BenchmarkSessionRunTrue measures a jailed /bin/true as a session's later
+// command, in its kept jail: compare BenchmarkRunTrue (a fresh jail).
+func BenchmarkSessionRunTrue(b *testing.B) {
+	j, l := newTestJail(b), newLayout(b)
+	spec := Spec{User: "alice", Home: l.alice, Argv: []string{"/bin/true"}}
+	ctx := context.Background()
+	s := j.NewSession()
+	defer s.Close()
+	if code, err := s.Run(ctx, spec); code != 0 || err != nil {
+		b.Fatalf("Run = %d, %v", code, err)
+	}
+	var d []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if code, err := s.Run(ctx, spec); code != 0 || err != nil {
+			b.Fatalf("Run = %d, %v", code, err)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportMedian(b, d)
+}

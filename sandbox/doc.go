@@ -41,6 +41,12 @@
 // hierarchies, and failing both only the rlimits apply. [Jail.Features]
 // says which.
 //
+// A [Session] runs the commands of one login: its first like [Jail.Run],
+// the later ones in a kept jail whose PID 1, the keeper, forks and execs
+// each program with the same restrictions and kills whatever the program
+// left behind when it ends; see [Session] for what a kept jail shares
+// and when it is given up.
+//
 // The jail fails closed: if it cannot be built, [Jail.Run] returns an error
 // and never runs the program any other way. [New] builds one jail running a
 // self-check before it returns a usable [Jail].

@@ -138,6 +138,11 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d, err %v, stdout %q, stderr %q", r.code, r.err, trim(r.stdout), trim(r.stderr))
 }
 
+// keptMode (CUBBY_SANDBOX_KEPT=1, set by test.sh for a second run of this
+// package) makes run start every program from a kept jail's keeper, as a
+// session's second command: so every test here holds for kept jails too.
+var keptMode = os.Getenv("CUBBY_SANDBOX_KEPT") == "1"
+
 // run runs argv as alice in l with the given spec adjustments.
 func run(t testing.TB, j *Jail, l *layout, adjust func(*Spec), argv ...string) result {
 	t.Helper()
@@ -147,7 +152,20 @@ func run(t testing.TB, j *Jail, l *layout, adjust func(*Spec), argv ...string) r
 	if adjust != nil {
 		adjust(&spec)
 	}
-	code, err := j.Run(context.Background(), spec)
+	s := j.NewSession()
+	defer s.Close()
+	first := spec
+	first.Argv, first.Stdin, first.Stdout, first.Stderr, first.Usage = []string{"true"}, nil, nil, nil, nil
+	// Without a memory cgroup (an unprivileged run) no jail is kept; a spec
+	// that Run refuses is refused the same way without a session.
+	if !keptMode || j.cgroup == nil || func() bool { code, err := s.Run(context.Background(), first); return code != 0 || err != nil }() {
+		code, err := j.Run(context.Background(), spec)
+		return result{code, err, out.String(), errOut.String()}
+	}
+	code, err := s.Run(context.Background(), spec)
+	if s.kept == nil && err == nil {
+		t.Fatalf("CUBBY_SANDBOX_KEPT=1: the command did not run in a kept jail (%s)", j.Features())
+	}
 	return result{code, err, out.String(), errOut.String()}
 }
 

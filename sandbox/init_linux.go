@@ -48,6 +48,10 @@ type initSpec struct {
 	Landlock int
 	Seccomp  bool
 	Mounts   []mountSpec
+	// Keep asks for a kept jail: instead of a program, the init execs the
+	// jail's resident PID 1 (see zygote_linux.go), which then runs each
+	// command it is sent. Dir, Argv and Env are unused.
+	Keep bool
 }
 
 // mountSpec is a Mount with its source resolved on the host.
@@ -77,6 +81,10 @@ func init() {
 // drops all privileges, execs the user's program and never returns;
 // otherwise it returns immediately.
 func MaybeInit() {
+	if len(os.Args) == 3 && os.Args[1] == keeperArg {
+		runKeeper(os.Args[2])
+		os.Exit(1) // not reached
+	}
 	if len(os.Args) < 2 || os.Args[1] != InitArg {
 		return
 	}
@@ -105,6 +113,10 @@ func runInit() {
 	// Phase A: everything that does not depend on the request, done while
 	// the init waits in the pool.
 	check(unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""), "make mounts private")
+	// A kept jail's PID 1 is this binary again; the host path is gone once
+	// the jail's root is built.
+	exeFD, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	check(err, "open /proc/self/exe")
 	check(unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755"), "mount staging tmpfs")
 	check(os.Mkdir("/tmp/newroot", 0o755), "mkdir")
 	check(os.Mkdir("/tmp/oldroot", 0o755), "mkdir")
@@ -189,10 +201,27 @@ func runInit() {
 	stderrFD := stdio[2]
 
 	check(unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+	keptExe := -1
+	if spec.Keep {
+		keptExe = exeFD
+	}
 	if spec.Landlock > 0 {
-		check(applyLandlock(spec.Landlock, sysDirs, "/home/"+spec.User), "landlock")
+		check(applyLandlock(spec.Landlock, sysDirs, "/home/"+spec.User, keptExe), "landlock")
 	}
 	dropCaps()
+	if spec.Keep {
+		// The keeper starts as a fresh process of one thread that has all
+		// of the restrictions above, so every thread it makes has them
+		// too; the control socket stays open across the exec.
+		_, err := unix.FcntlInt(initCtlFD, unix.F_SETFD, 0)
+		check(err, "keep control socket")
+		if spec.Seccomp {
+			check(applySeccomp(), "seccomp")
+		}
+		spec.Argv = []string{"cubby-jail", keeperArg, spec.User}
+		spec.Env = []string{"GOMAXPROCS=1", "GODEBUG=cgroupgomaxprocs=0,updatemaxprocs=0"}
+		execProgram(fmt.Sprintf("/proc/self/fd/%d", exeFD), spec, statusFD, initStatusFD)
+	}
 
 	// Resolve the program as the unprivileged user, inside the jail.
 	path, found := lookPath(spec.Argv[0])
@@ -423,10 +452,12 @@ func receiveSpec() (*initSpec, [3]int) {
 	}
 	var spec initSpec
 	check(json.Unmarshal(buf[:n], &spec), "decode request")
-	if len(spec.Argv) == 0 || !validUser(spec.User) {
+	if len(spec.Argv) == 0 && !spec.Keep || !validUser(spec.User) {
 		initFail("bad request")
 	}
-	unix.Close(initCtlFD)
+	if !spec.Keep {
+		unix.Close(initCtlFD)
+	}
 	return &spec, [3]int{fds[0], fds[1], fds[2]}
 }
 

@@ -44,7 +44,10 @@ func landlockFS(abi int) uint64 {
 // read everywhere in the jail, execute only in the system directories, write
 // only in the home, /tmp and /dev; no TCP (ABI 4); no abstract unix sockets
 // or signals outside the jail's domain (ABI 6). It needs no_new_privs.
-func applyLandlock(abi int, sysDirs []string, home string) error {
+// exe, when not -1, is an O_PATH descriptor of one more file that may be
+// executed: the binary that becomes a kept jail's PID 1 (reachable by no
+// path in the jail).
+func applyLandlock(abi int, sysDirs []string, home string, exe int) error {
 	handled := landlockFS(abi)
 	// struct landlock_ruleset_attr grew with the ABI: pass only the fields
 	// this kernel knows.
@@ -88,18 +91,32 @@ func applyLandlock(abi int, sysDirs []string, home string) error {
 		if err != nil {
 			return fmt.Errorf("open %s: %w", r.path, err)
 		}
-		// struct landlock_path_beneath_attr is packed: u64 access, s32 fd.
-		var pb [12]byte
-		binary.NativeEndian.PutUint64(pb[0:], r.access)
-		binary.NativeEndian.PutUint32(pb[8:], uint32(fd))
-		_, _, e := syscall.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, rfd, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&pb[0])), 0, 0, 0)
+		err = addRule(rfd, fd, r.access)
 		unix.Close(fd)
-		if e != 0 {
-			return fmt.Errorf("add rule %s: %w", r.path, e)
+		if err != nil {
+			return fmt.Errorf("add rule %s: %w", r.path, err)
+		}
+	}
+	if exe != -1 {
+		if err := addRule(rfd, exe, unix.LANDLOCK_ACCESS_FS_EXECUTE|unix.LANDLOCK_ACCESS_FS_READ_FILE); err != nil {
+			return fmt.Errorf("add rule for the jail's binary: %w", err)
 		}
 	}
 	if _, _, e := syscall.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, rfd, 0, 0); e != 0 {
 		return fmt.Errorf("restrict self: %w", e)
+	}
+	return nil
+}
+
+// addRule allows access beneath the file or directory fd.
+func addRule(rulesetFD uintptr, fd int, access uint64) error {
+	// struct landlock_path_beneath_attr is packed: u64 access, s32 fd.
+	var pb [12]byte
+	binary.NativeEndian.PutUint64(pb[0:], access)
+	binary.NativeEndian.PutUint32(pb[8:], uint32(fd))
+	_, _, e := syscall.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, rulesetFD, unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&pb[0])), 0, 0, 0)
+	if e != 0 {
+		return e
 	}
 	return nil
 }

@@ -29,6 +29,11 @@ type proc struct {
 	cg     *cgroupJail
 	cgs    cgroupSet
 	once   sync.Once
+	// ready: the init's initReady byte was read (by the pool refiller).
+	ready bool
+	// extraTasks are tasks of the jail that are not the program's: the
+	// threads of a kept jail's keeper, added to the pids limit.
+	extraTasks int64
 }
 
 // kill sends SIGKILL to the jail's PID 1; the kernel then kills every other
@@ -222,6 +227,7 @@ func (j *Jail) refiller() {
 				go p.discard()
 				break
 			}
+			p.ready = true
 			select {
 			case j.pool <- p:
 			case <-j.closing:
@@ -250,28 +256,46 @@ const (
 // Stdin is copied by a goroutine that may outlive Run while a Read on
 // spec.Stdin blocks.
 func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
-	if err := ctx.Err(); err != nil {
+	is, lim, err := j.prepare(ctx, &spec)
+	if err != nil {
 		return -1, err
+	}
+	msg, err := encodeRequest(is)
+	if err != nil {
+		return -1, err
+	}
+	p, err := j.take()
+	if err != nil {
+		return -1, err
+	}
+	defer p.discard()
+	return j.runIn(ctx, &spec, lim, p, msg, oneShot{p})
+}
+
+// prepare checks spec and builds the init's request for it.
+func (j *Jail) prepare(ctx context.Context, spec *Spec) (initSpec, Limits, error) {
+	if err := ctx.Err(); err != nil {
+		return initSpec{}, Limits{}, err
 	}
 	j.mu.Lock()
 	closed := j.closed
 	j.mu.Unlock()
 	if closed {
-		return -1, errClosed
+		return initSpec{}, Limits{}, errClosed
 	}
-	home, err := j.validate(&spec)
+	home, err := j.validate(spec)
 	if err != nil {
-		return -1, err
+		return initSpec{}, Limits{}, err
 	}
 	lim, err := spec.Limits.withDefaults()
 	if err != nil {
-		return -1, err
+		return initSpec{}, Limits{}, err
 	}
 	mounts, err := validateMounts(spec.Mounts)
 	if err != nil {
-		return -1, err
+		return initSpec{}, Limits{}, err
 	}
-	is := initSpec{
+	return initSpec{
 		User:     spec.User,
 		Home:     home,
 		Dir:      spec.Dir,
@@ -282,22 +306,54 @@ func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
 		Landlock: j.landlock,
 		Seccomp:  j.seccomp,
 		Mounts:   mounts,
-	}
-	msg, err := json.Marshal(is)
+	}, lim, nil
+}
+
+// encodeRequest encodes a request for an init or a keeper.
+func encodeRequest(v any) ([]byte, error) {
+	msg, err := json.Marshal(v)
 	if err != nil {
-		return -1, fmt.Errorf("sandbox: %w", err)
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	if len(msg) > maxSpecLen {
-		return -1, errors.New("sandbox: command line too long")
+		return nil, errors.New("sandbox: command line too long")
 	}
+	return msg, nil
+}
 
-	p, err := j.take()
-	if err != nil {
-		return -1, err
+// waiter learns how a program that was sent to a jail ended.
+type waiter interface {
+	// wait blocks until the program and every process it started are
+	// gone. execed is false when the program never started; err then says
+	// why, and code is 127 (not found), 126 (cannot execute) or -1. usage
+	// is the program's.
+	wait(argv0 string) (code int, usage Usage, execed bool, err error)
+}
+
+// oneShot waits for a program that its init became at exec.
+type oneShot struct{ p *proc }
+
+func (o oneShot) wait(argv0 string) (int, Usage, bool, error) {
+	// EOF on the status pipe: the init exec'd the program, or died.
+	status, _ := io.ReadAll(o.p.status)
+	execed := len(status) == 1 && status[0] == statusExec
+	if !execed {
+		o.p.kill()
 	}
-	defer p.discard()
+	<-o.p.done
+	code, usage := exitStatus(o.p.cmd.ProcessState), usageOf(o.p.cmd.ProcessState)
+	if execed {
+		return code, usage, true, nil
+	}
+	code, err := statusError(status, argv0)
+	return code, usage, false, err
+}
+
+// runIn sends the request msg with fresh stdio to the jail p, forwards the
+// output and enforces the limits until w says the program is gone.
+func (j *Jail) runIn(ctx context.Context, spec *Spec, lim Limits, p *proc, msg []byte, w waiter) (int, error) {
 	if p.cg != nil {
-		if err := p.cg.setLimits(lim.Memory, lim.Processes); err != nil {
+		if err := p.cg.setLimits(lim.Memory, lim.Processes+p.extraTasks); err != nil {
 			return -1, err
 		}
 	}
@@ -318,11 +374,12 @@ func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
 	}
 	rights := unix.UnixRights(int(stdio.in.Fd()), int(stdio.outW.Fd()), int(stdio.errW.Fd()))
 	err = unix.Sendmsg(int(p.ctl.Fd()), msg, rights, nil, 0)
-	closeStdio() // the init holds the only copies of the write ends now
+	closeStdio() // the jail holds the only copies of the write ends now
 	defer stdio.outR.Close()
 	defer stdio.errR.Close()
 	if err != nil {
-		return -1, fmt.Errorf("sandbox: send request to init: %w", err)
+		p.kill()
+		return -1, fmt.Errorf("sandbox: send request to the jail: %w", err)
 	}
 
 	oc := &outCapper{limit: lim.Output, stdout: spec.Stdout, stderr: spec.Stderr, onLimit: func() { kill(killOutput) }}
@@ -331,18 +388,10 @@ func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
 	go func() { defer copiers.Done(); oc.copy(stdio.outR, false) }()
 	go func() { defer copiers.Done(); oc.copy(stdio.errR, true) }()
 
-	// EOF on the status pipe: the init exec'd the program, or died.
-	status, _ := io.ReadAll(p.status)
-	execed := len(status) == 1 && status[0] == statusExec
-	if !execed {
-		p.kill()
-	}
-	<-p.done
+	code, usage, execed, err := w.wait(spec.Argv[0])
 	copiers.Wait()
-
-	code := exitStatus(p.cmd.ProcessState)
 	if spec.Usage != nil {
-		*spec.Usage = usageOf(p.cmd.ProcessState)
+		*spec.Usage = usage
 	}
 	switch why.Load() {
 	case killTimeout:
@@ -355,7 +404,7 @@ func (j *Jail) Run(ctx context.Context, spec Spec) (exitCode int, err error) {
 	if execed {
 		return code, nil
 	}
-	return statusError(status, spec.Argv[0])
+	return code, err
 }
 
 // usageOf reads the rusage that wait4 reported for the jail's init, which

@@ -166,7 +166,8 @@ const maxMounts = 256
 
 // Usage is what a jailed program used: its own CPU time and that of the
 // children it waited for. Processes it left behind are killed with the
-// jail and not counted; the jail's own setup before exec (a few ms) is.
+// jail and not counted. In a fresh jail, the init's setup before exec (a
+// few ms) counts too; in a kept jail only the program does.
 type Usage struct {
 	CPUTime time.Duration
 }
@@ -190,6 +191,7 @@ type Jail struct {
 	seccomp     bool
 	cgroup      cgroupSet // nil when cgroups are not used
 	cgroupWhy   string    // why cgroup v2 (and v1) are not used, for Features
+	noKeep      string    // why sessions do not keep jails ("" when they do)
 	devNull     *os.File
 	features    string
 	pool        chan *proc
@@ -261,11 +263,11 @@ func newJail(cfg Config, hookPID func(pid int)) (*Jail, error) {
 	j.pool = make(chan *proc, poolSize)
 	j.refill = make(chan struct{}, 1)
 	j.closing = make(chan struct{})
-	j.features = j.describe()
 	if err := j.selfCheck(); err != nil {
 		j.Close()
 		return nil, err
 	}
+	j.features = j.describe()
 	j.wg.Add(1)
 	go j.refiller()
 	j.kick()
@@ -347,6 +349,14 @@ func (j *Jail) describe() string {
 		b.WriteString("; seccomp no")
 	}
 	fmt.Fprintf(&b, "; spawn: re-exec Go init, %d pre-forked", poolSize)
+	switch {
+	case j.cgroup == nil:
+		b.WriteString("; kept jails: no (they need a memory cgroup)")
+	case j.noKeep != "":
+		fmt.Fprintf(&b, "; kept jails: no (%s)", j.noKeep)
+	default:
+		b.WriteString("; kept jails: from a session's 2nd command")
+	}
 	return b.String()
 }
 

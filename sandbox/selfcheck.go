@@ -28,20 +28,39 @@ func (j *Jail) selfCheck() error {
 			return fmt.Errorf("sandbox: self-check: %w", err)
 		}
 	}
-	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	code, err := j.Run(ctx, Spec{
-		User: "probe", Home: home, Argv: []string{"sh", "-c", selfCheckScript},
-		Stdout: &out, Stderr: &errOut,
-	})
-	if err != nil {
-		return fmt.Errorf("sandbox: self-check jail failed: %w", err)
+	probe := func(run func(context.Context, Spec) (int, error)) error {
+		var out, errOut bytes.Buffer
+		code, err := run(ctx, Spec{
+			User: "probe", Home: home, Argv: []string{"sh", "-c", selfCheckScript},
+			Stdout: &out, Stderr: &errOut,
+		})
+		if err != nil {
+			return fmt.Errorf("sandbox: self-check jail failed: %w", err)
+		}
+		if code != 0 {
+			return fmt.Errorf("sandbox: self-check exited with %d: %s", code, strings.Join(strings.Fields(errOut.String()), " "))
+		}
+		return j.verify(out.String())
 	}
-	if code != 0 {
-		return fmt.Errorf("sandbox: self-check exited with %d: %s", code, strings.Join(strings.Fields(errOut.String()), " "))
+	if err := probe(j.Run); err != nil {
+		return err
 	}
-	return j.verify(out.String())
+	if j.cgroup == nil {
+		return nil // no kept jails without a memory cgroup
+	}
+	// The same check in a kept jail, whose program the keeper started.
+	// When it fails, sessions run every command in a fresh jail.
+	s := j.NewSession()
+	defer s.Close()
+	s.runs = 1
+	if err := probe(s.Run); err != nil {
+		j.noKeep = err.Error()
+	} else if s.kept == nil {
+		j.noKeep = "sandbox: self-check: the kept jail was given up"
+	}
+	return nil
 }
 
 // verify checks the self-check's output.

@@ -1,0 +1,191 @@
+package sandbox
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// keeperArg is os.Args[1] of a kept jail's PID 1, the keeper; os.Args[2]
+// is the jail's user.
+//
+// The keeper is this binary, exec'd by the init once the jail is built and
+// every restriction of a jailed program is in place (no capabilities in any
+// set, no_new_privs, Landlock, seccomp, rlimits but RLIMIT_AS). It starts
+// each program it is sent with fork and exec, so the program inherits
+// exactly those restrictions, waits for it, kills whatever the program left
+// behind, and reports. It is not dumpable (no /proc/1/mem, environ or fd
+// for the programs) and catches every signal they may send it.
+const keeperArg = "__cubby_sandbox_keeper"
+
+// Messages from the keeper on the control socket (one per packet). A
+// failure to start is a statusNotFound or statusExecErr packet as on the
+// init's status pipe, or keeperFailed and a text.
+const (
+	keeperReady   = 'R' // waiting for the first request
+	keeperStarted = 'S' // the program runs
+	keeperExited  = 'W' // then: uint32 wait status, int64 user and system CPU ns (little-endian)
+	keeperFailed  = 'F' // then: why the request could not start
+)
+
+// keeperRequest is one command for a kept jail; its three stdio
+// descriptors come with it.
+type keeperRequest struct {
+	Dir  string // relative to the home, clean
+	Argv []string
+	Env  []string
+}
+
+// keeperExitLen is the length of a keeperExited packet.
+const keeperExitLen = 1 + 4 + 8 + 8
+
+func runKeeper(user string) {
+	if !validUser(user) {
+		os.Exit(2)
+	}
+	check(unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
+	name := []byte("cubby-jail\x00")
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+	// PID 1 gets only the signals it handles: handle all, do nothing. The
+	// handlers are reset to the default in the programs at exec.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
+	unix.CloseOnExec(initCtlFD)
+	send(keeperReady)
+	buf := make([]byte, maxSpecLen)
+	oob := make([]byte, unix.CmsgSpace(3*4))
+	for {
+		req, stdio, ok := receiveRequest(buf, oob)
+		if !ok {
+			os.Exit(0) // the server closed the jail
+		}
+		runOne(user, req, stdio)
+	}
+}
+
+// send writes one packet to the server; the server going away ends the jail.
+func send(kind byte, data ...byte) {
+	if _, err := unix.Write(initCtlFD, append([]byte{kind}, data...)); err != nil {
+		os.Exit(0)
+	}
+}
+
+// receiveRequest waits for the next command. A malformed one closes its
+// descriptors and is answered with keeperFailed.
+func receiveRequest(buf, oob []byte) (*keeperRequest, []int, bool) {
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(initCtlFD, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return nil, nil, false
+		}
+		var fds []int
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if f, err := unix.ParseUnixRights(&m); err == nil {
+					fds = append(fds, f...)
+				}
+			}
+		}
+		var req keeperRequest
+		err = json.Unmarshal(buf[:n], &req)
+		if err == nil && len(fds) == 3 && len(req.Argv) > 0 && validDir(req.Dir) {
+			return &req, fds, true
+		}
+		closeAll(fds)
+		send(keeperFailed, []byte("bad request")...)
+	}
+}
+
+// validDir reports whether dir is clean, relative and stays in the home.
+func validDir(dir string) bool {
+	return dir == "" || path.Clean(dir) == dir && !path.IsAbs(dir) && dir != ".." && !strings.HasPrefix(dir, "../")
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// runOne starts one program, waits until it and everything it started are
+// gone, and reports.
+func runOne(user string, req *keeperRequest, stdio []int) {
+	defer closeAll(stdio)
+	cwd := path.Join("/home", user, req.Dir)
+	if fd, err := unix.Open(cwd, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		send(keeperFailed, []byte(fmt.Sprintf("working directory %s: %v", req.Dir, err))...)
+		return
+	} else {
+		unix.Close(fd)
+	}
+	prog, found := lookPath(req.Argv[0])
+	if !found {
+		send(statusNotFound)
+		return
+	}
+	pid, err := syscall.ForkExec(prog, req.Argv, &syscall.ProcAttr{
+		Dir:   cwd,
+		Env:   req.Env,
+		Files: []uintptr{uintptr(stdio[0]), uintptr(stdio[1]), uintptr(stdio[2])},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		errno, ok := err.(syscall.Errno)
+		if !ok {
+			errno = syscall.EIO
+		}
+		send(statusExecErr, binary.LittleEndian.AppendUint32(nil, uint32(errno))...)
+		return
+	}
+	closeAll(stdio)
+	stdio = nil
+	send(keeperStarted)
+	ws, ru := reap(pid)
+	msg := binary.LittleEndian.AppendUint32(nil, uint32(ws))
+	msg = binary.LittleEndian.AppendUint64(msg, uint64(syscall.TimevalToNsec(ru.Utime)))
+	msg = binary.LittleEndian.AppendUint64(msg, uint64(syscall.TimevalToNsec(ru.Stime)))
+	send(keeperExited, msg...)
+}
+
+// reap waits for the program, then kills every other process of the jail
+// (orphans are this PID 1's children) and waits for them all. It returns
+// the program's wait status and resource usage.
+func reap(pid int) (syscall.WaitStatus, syscall.Rusage) {
+	var status syscall.WaitStatus
+	var usage syscall.Rusage
+	done := false
+	for {
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		wpid, err := syscall.Wait4(-1, &ws, unix.WALL, &ru)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil: // ECHILD: nothing is left
+			return status, usage
+		case wpid == pid:
+			status, usage, done = ws, ru, true
+		}
+		if done {
+			// kill(-1) from PID 1 reaches every other process of the
+			// namespace; a fork in progress fails once its parent has
+			// been sent SIGKILL.
+			syscall.Kill(-1, syscall.SIGKILL)
+		}
+	}
+}

@@ -1,0 +1,281 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runIn runs argv as alice through the session s.
+func runIn(t testing.TB, s *Session, l *layout, adjust func(*Spec), argv ...string) result {
+	t.Helper()
+	var out, errOut syncBuffer
+	spec := Spec{User: "alice", Home: l.alice, Argv: argv, Stdout: &out, Stderr: &errOut}
+	spec.Limits.WallClock = 30 * time.Second
+	if adjust != nil {
+		adjust(&spec)
+	}
+	code, err := s.Run(context.Background(), spec)
+	return result{code, err, out.String(), errOut.String()}
+}
+
+// keptSession returns a session of a jail that keeps jails, with its
+// first command run. Kept jails need a memory cgroup: an unprivileged run
+// without a delegated cgroup has none, and sessions then run every
+// command like Jail.Run (TestSessionWithoutCgroup).
+func keptSession(t *testing.T) (*Jail, *Session, *layout) {
+	t.Helper()
+	j, l := newTestJail(t), newLayout(t)
+	if j.cgroup == nil {
+		t.Skipf("no kept jails without a memory cgroup: %s", j.Features())
+	}
+	if j.noKeep != "" {
+		t.Fatalf("kept jails are off: %s", j.noKeep)
+	}
+	s := j.NewSession()
+	t.Cleanup(s.Close)
+	wantOK(t, runIn(t, s, l, nil, "true"))
+	return j, s, l
+}
+
+// marker writes a file in the jail's /tmp (a kept jail keeps it) and
+// returns a command that prints it.
+func sameJail(t *testing.T, s *Session, l *layout) func() bool {
+	t.Helper()
+	id := fmt.Sprint(time.Now().UnixNano())
+	wantOK(t, runIn(t, s, l, nil, "sh", "-c", "echo "+id+" > /tmp/marker"))
+	return func() bool {
+		r := runIn(t, s, l, nil, "cat", "/tmp/marker")
+		return r.err == nil && strings.TrimSpace(r.stdout) == id
+	}
+}
+
+func TestSessionKeepsJail(t *testing.T) {
+	j, l := newTestJail(t), newLayout(t)
+	if j.cgroup == nil {
+		t.Skipf("no kept jails without a memory cgroup: %s", j.Features())
+	}
+	s := j.NewSession()
+	defer s.Close()
+	r := runIn(t, s, l, nil, "sh", "-c", "echo one > /tmp/m; cat /proc/1/comm")
+	wantOK(t, r)
+	if strings.TrimSpace(r.stdout) != "sh" {
+		t.Errorf("first command: PID 1 is %q, want the program itself (a fresh jail)", r.stdout)
+	}
+	// A background process outlives its command only until the command
+	// ends: the keeper kills it.
+	r = runIn(t, s, l, nil, "sh", "-c", "test -e /tmp/m && echo stale; echo two > /tmp/m; cat /proc/1/comm; sleep 1000 & echo $!")
+	wantOK(t, r)
+	f := strings.Fields(r.stdout)
+	if len(f) != 2 || f[0] != "cubby-jail" {
+		t.Fatalf("second command: got %q, want PID 1 cubby-jail and the pid of sleep", r.stdout)
+	}
+	r = runIn(t, s, l, nil, "sh", "-c", "cat /tmp/m; test -e /proc/"+f[1]+" && echo sleep-alive; ls /proc | grep -c '^[0-9]'")
+	wantOK(t, r)
+	// /tmp kept; sleep gone; processes: keeper, sh, ls, grep.
+	if r.stdout != "two\n4\n" {
+		t.Errorf("third command: got %q, want the kept /tmp, no sleep and 4 processes", r.stdout)
+	}
+}
+
+func TestKeptJailSameRestrictions(t *testing.T) {
+	j, s, l := keptSession(t)
+	r := runIn(t, s, l, nil, "sh", "-c", selfCheckScript)
+	wantOK(t, r)
+	if err := j.verify(r.stdout); err != nil {
+		t.Error(err)
+	}
+	r = runIn(t, s, l, nil, "sh", "-c", "ulimit -c; ulimit -t; ulimit -f; ulimit -n; ulimit -p")
+	wantOK(t, r)
+	d := DefaultLimits()
+	want := fmt.Sprintf("0\n%d\n%d\n%d\n%d\n", int(d.CPUTime.Seconds()), d.FileSize/512, d.OpenFiles, d.Processes+keeperTasks)
+	if r.stdout != want {
+		t.Errorf("rlimits (core, cpu, fsize, nofile, nproc) = %q, want %q", r.stdout, want)
+	}
+	// A hard limit cannot be raised again.
+	wantFail(t, runIn(t, s, l, nil, "sh", "-c", "ulimit -n 100000"))
+}
+
+func TestKeeperUnreachable(t *testing.T) {
+	_, s, l := keptSession(t)
+	same := sameJail(t, s, l)
+	for _, script := range []string{
+		"cat /proc/1/environ", "ls /proc/1/fd", "cat /proc/1/maps", "cat /proc/1/mem", "ls /proc/1/root/",
+		"ls -l /proc/1/exe", "cat /proc/1/exe > x",
+	} {
+		t.Run(script, func(t *testing.T) { wantFail(t, runIn(t, s, l, nil, "sh", "-c", script)) })
+	}
+	// PID 1 catches whatever a program sends it and goes on.
+	r := runIn(t, s, l, nil, "sh", "-c", "for s in TERM INT HUP QUIT USR1 USR2 ALRM PIPE STOP KILL; do kill -s $s 1; done; sleep 0.1; echo sent")
+	if !strings.Contains(r.stdout, "sent") {
+		t.Errorf("signals: %v", r)
+	}
+	if !same() {
+		t.Error("the kept jail was lost after signals to its PID 1")
+	}
+}
+
+func TestKeptJailExitsAndErrors(t *testing.T) {
+	_, s, l := keptSession(t)
+	same := sameJail(t, s, l)
+	must(t, os.WriteFile(filepath.Join(l.alice, "noexec.sh"), []byte("#!/bin/sh\necho ran\n"), 0o755))
+	l.chownAlice(t, filepath.Join(l.alice, "noexec.sh"))
+	for _, tc := range []struct {
+		argv   []string
+		dir    string
+		code   int
+		errHas string
+	}{
+		{argv: []string{"sh", "-c", "exit 7"}, code: 7},
+		{argv: []string{"sh", "-c", "kill -9 $$"}, code: 137},
+		{argv: []string{"no-such-program"}, code: 127, errHas: "command not found"},
+		{argv: []string{"./noexec.sh"}, code: 126, errHas: "cannot execute"},
+		{argv: []string{"pwd"}, dir: "missing", code: -1, errHas: "working directory missing"},
+	} {
+		t.Run(strings.Join(tc.argv, " "), func(t *testing.T) {
+			r := runIn(t, s, l, func(sp *Spec) { sp.Dir = tc.dir }, tc.argv...)
+			if r.code != tc.code || tc.errHas == "" && r.err != nil || tc.errHas != "" && (r.err == nil || !strings.Contains(r.err.Error(), tc.errHas)) {
+				t.Errorf("got %v, want exit %d and an error with %q", r, tc.code, tc.errHas)
+			}
+			if errors.Is(r.err, ErrNotFound) != (tc.code == 127) {
+				t.Errorf("ErrNotFound: got %v", r.err)
+			}
+		})
+	}
+	if !same() {
+		t.Error("the kept jail was lost after failed commands")
+	}
+}
+
+func TestKeptJailKilled(t *testing.T) {
+	_, s, l := keptSession(t)
+	for _, tc := range []struct {
+		name   string
+		adjust func(*Spec)
+		ctx    func() (context.Context, context.CancelFunc)
+		argv   []string
+		want   error
+	}{
+		{"timeout", func(sp *Spec) { sp.Limits.WallClock = 300 * time.Millisecond }, nil, []string{"sleep", "30"}, ErrTimeout},
+		{"output", func(sp *Spec) { sp.Limits.Output = 4096 }, nil, []string{"yes"}, ErrOutputLimit},
+		{"cancel", nil, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 300*time.Millisecond)
+		}, []string{"sleep", "30"}, context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			same := sameJail(t, s, l)
+			spec := Spec{User: "alice", Home: l.alice, Argv: tc.argv, Limits: Limits{WallClock: 30 * time.Second}}
+			if tc.adjust != nil {
+				tc.adjust(&spec)
+			}
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if tc.ctx != nil {
+				ctx, cancel = tc.ctx()
+			}
+			defer cancel()
+			start := time.Now()
+			code, err := s.Run(ctx, spec)
+			if !errors.Is(err, tc.want) || code != 137 {
+				t.Errorf("got exit %d, %v; want 137, %v", code, err, tc.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %v", d)
+			}
+			// The killed jail is given up; the next command gets a new one.
+			if same() {
+				t.Error("the next command ran in the killed jail")
+			}
+			wantOK(t, runIn(t, s, l, nil, "true"))
+		})
+	}
+}
+
+func TestKeptJailStdinUsageAndCwd(t *testing.T) {
+	_, s, l := keptSession(t)
+	must(t, os.Mkdir(filepath.Join(l.alice, "sub dir"), 0o755))
+	l.chownAlice(t, filepath.Join(l.alice, "sub dir"))
+	var usage Usage
+	r := runIn(t, s, l, func(sp *Spec) {
+		sp.Stdin = strings.NewReader("hello\n")
+		sp.Dir = "sub dir"
+		sp.Usage = &usage
+		sp.Env = []string{"LANG=C.UTF-8", "EVIL=1"}
+	}, "sh", "-c", "cat; pwd; echo $LANG $EVIL; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
+	wantOK(t, r)
+	if r.stdout != "hello\n/home/alice/sub dir\nC.UTF-8\n" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	if usage.CPUTime <= 0 || usage.CPUTime > 30*time.Second {
+		t.Errorf("usage %v", usage.CPUTime)
+	}
+}
+
+func TestKeptJailKeyChange(t *testing.T) {
+	_, s, l := keptSession(t)
+	same := sameJail(t, s, l)
+	// Other limits need another jail; the old one is given up.
+	r := runIn(t, s, l, func(sp *Spec) { sp.Limits.TmpSize = 1 << 20 }, "sh", "-c", "test -e /tmp/marker && echo old; df -k /tmp | tail -1")
+	wantOK(t, r)
+	if f := strings.Fields(r.stdout); len(f) < 2 || f[1] != "1024" {
+		t.Errorf("with a 1 MiB /tmp: got %q, want a fresh /tmp of 1024 KiB", r.stdout)
+	}
+	if same() {
+		t.Error("back to the default limits: the old jail came back")
+	}
+}
+
+func TestKeptJailConcurrentAndClose(t *testing.T) {
+	_, s, l := keptSession(t)
+	wantOK(t, runIn(t, s, l, nil, "true"))
+	s.mu.Lock()
+	pid := s.kept.p.cmd.Process.Pid
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	results := make([]result, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runIn(t, s, l, nil, "sh", "-c", fmt.Sprintf("sleep 0.2; echo %d", i))
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil || r.code != 0 || strings.TrimSpace(r.stdout) != fmt.Sprint(i) {
+			t.Errorf("concurrent command %d: %v", i, r)
+		}
+	}
+	s.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the kept jail's PID 1 (host pid %d) still runs after Close", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantOK(t, runIn(t, s, l, nil, "true")) // after Close: like Jail.Run
+}
+
+func TestKeptJailIdle(t *testing.T) {
+	_, s, l := keptSession(t)
+	same := sameJail(t, s, l)
+	s.dropIdle() // what the idle timer calls
+	s.mu.Lock()
+	k := s.kept
+	s.mu.Unlock()
+	if k != nil {
+		t.Fatal("still kept after dropIdle")
+	}
+	if same() {
+		t.Error("the dropped jail came back")
+	}
+}
