@@ -138,6 +138,7 @@ func (b *bench) benchCommand(ctx context.Context) error {
 	t.note("cubby/ssh at p50: %s", verdict(ratio(cubby.d.median(), ssh.d.median()), 0.6, true))
 	t.note("cubby/ssh at p99: %.2f", ratio(cubby.d.pct(99), ssh.d.pct(99)))
 	t.note("the ssh figure includes starting the ssh client process (compare the local fork+exec reference); cubby's is a request in a session that is already open, as an interactive cubby prompt sends it")
+	t.note("cubby's session keeps its jail from its 2nd command on (README, Design: kept jails), so the samples are kept-jail commands; a fresh jail per command is `go test -bench=RunTrue ./sandbox` (BenchmarkRunTrue against BenchmarkSessionRunTrue)")
 	b.tables = append(b.tables, t)
 	return nil
 }
