@@ -126,12 +126,13 @@ func closeAll(fds []int) {
 // gone, and reports.
 func runOne(user string, req *keeperRequest, stdio []int) {
 	defer closeAll(stdio)
+	// The keeper moves to the working directory, as a fresh jail's init
+	// does: a relative program path is found from there, and the program
+	// inherits it.
 	cwd := path.Join("/home", user, req.Dir)
-	if fd, err := unix.Open(cwd, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+	if err := unix.Chdir(cwd); err != nil {
 		send(keeperFailed, []byte(fmt.Sprintf("working directory %s: %v", req.Dir, err))...)
 		return
-	} else {
-		unix.Close(fd)
 	}
 	prog, found := lookPath(req.Argv[0])
 	if !found {
@@ -139,7 +140,6 @@ func runOne(user string, req *keeperRequest, stdio []int) {
 		return
 	}
 	pid, err := syscall.ForkExec(prog, req.Argv, &syscall.ProcAttr{
-		Dir:   cwd,
 		Env:   req.Env,
 		Files: []uintptr{uintptr(stdio[0]), uintptr(stdio[1]), uintptr(stdio[2])},
 		Sys:   &syscall.SysProcAttr{Setsid: true},

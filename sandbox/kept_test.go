@@ -279,3 +279,28 @@ func TestKeptJailIdle(t *testing.T) {
 		t.Error("the dropped jail came back")
 	}
 }
+
+// A program named by a relative path is found from the command's working
+// directory, as in a fresh jail: same status, same error.
+func TestKeptJailRelativeProgram(t *testing.T) {
+	j, s, l := keptSession(t)
+	sub := filepath.Join(l.alice, "sub")
+	must(t, os.Mkdir(sub, 0o755))
+	l.chownAlice(t, sub)
+	for _, f := range []string{filepath.Join(sub, "here.sh"), filepath.Join(l.alice, "above.sh")} {
+		must(t, os.WriteFile(f, []byte("#!/bin/sh\necho ran\n"), 0o755))
+		l.chownAlice(t, f)
+	}
+	inSub := func(sp *Spec) { sp.Dir = "sub" }
+	for _, argv0 := range []string{"./here.sh", "./above.sh", "../above.sh", "sub/here.sh"} {
+		t.Run(argv0, func(t *testing.T) {
+			fresh := j.NewSession() // its first command runs in a fresh jail
+			defer fresh.Close()
+			want := runIn(t, fresh, l, inSub, argv0)
+			got := runIn(t, s, l, inSub, argv0)
+			if got.code != want.code || fmt.Sprint(got.err) != fmt.Sprint(want.err) || got.stdout != want.stdout {
+				t.Errorf("kept jail: %v; a fresh jail: %v", got, want)
+			}
+		})
+	}
+}
