@@ -23,7 +23,7 @@ import (
 // each program it is sent with fork and exec, so the program inherits
 // exactly those restrictions, waits for it, kills whatever the program left
 // behind, and reports. It is not dumpable (no /proc/1/mem, environ or fd
-// for the programs) and catches every signal they may send it.
+// for the programs) and ignores every signal they may send it.
 const keeperArg = "__cubby_sandbox_keeper"
 
 // Messages from the keeper on the control socket (one per packet). A
@@ -62,6 +62,18 @@ func runKeeper(user string) {
 		for range sigs {
 		}
 	}()
+	// Except the signals of faults: the Go runtime takes one whose code is
+	// not that of kill or tgkill for a fault of its own and crashes, and a
+	// program chooses the code with rt_sigqueueinfo, or F_SETOWN and
+	// F_SETSIG on a file. Left at SIG_DFL, the kernel drops them when a
+	// process of the jail sends them to its PID 1, and a real fault still
+	// kills the keeper (it recovers no panic anyway).
+	var dfl [4]uintptr // struct sigaction{SIG_DFL, 0, 0, 0}
+	for _, sig := range []syscall.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL, syscall.SIGTRAP, syscall.SIGSTKFLT, syscall.SIGSYS} {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl[0])), 0, 8, 0, 0); e != 0 {
+			check(e, "reset the handler of %v", sig)
+		}
+	}
 	unix.CloseOnExec(initCtlFD)
 	send(keeperReady)
 	buf := make([]byte, maxSpecLen)

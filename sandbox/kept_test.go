@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // runIn runs argv as alice through the session s.
@@ -302,5 +304,34 @@ func TestKeptJailRelativeProgram(t *testing.T) {
 				t.Errorf("kept jail: %v; a fresh jail: %v", got, want)
 			}
 		})
+	}
+}
+
+// A program can send the keeper a signal with a code of its choosing
+// (rt_sigqueueinfo, or F_SETOWN and F_SETSIG on a file): SIGSEGV, SIGBUS,
+// SIGFPE, SIGILL, SIGTRAP, SIGSTKFLT or SIGSYS so sent look to the Go
+// runtime like a fault of its own, which it would crash on. The keeper
+// must ignore them like any other signal.
+func TestKeeperSurvivesFaultSignals(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/perl"); err != nil {
+		t.Skip("needs perl in the jail to make raw system calls")
+	}
+	_, s, l := keptSession(t)
+	same := sameJail(t, s, l)
+	for _, sig := range []syscall.Signal{syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL, syscall.SIGTRAP, syscall.SIGSTKFLT, syscall.SIGSYS} {
+		for how, script := range map[string]string{
+			// siginfo_t: signo, errno, code = SI_QUEUE (-1), then padding to 128 bytes.
+			"sigqueue": fmt.Sprintf(`my $i = pack("iii", %[2]d, 0, -1) . ("\0" x 116); syscall(%[1]d, 1, %[2]d, $i) == 0 or die "rt_sigqueueinfo: $!";`, unix.SYS_RT_SIGQUEUEINFO, sig),
+			// SIGIO replaced by sig, with si_code POLL_IN, when the pipe gets data.
+			"F_SETSIG": fmt.Sprintf(`pipe(my $r, my $w) or die; fcntl($r, %d, 1) or die "F_SETOWN: $!"; fcntl($r, %d, %d) or die "F_SETSIG: $!"; fcntl($r, %d, %d) or die "F_SETFL: $!"; syswrite($w, "x");`,
+				unix.F_SETOWN, unix.F_SETSIG, sig, unix.F_SETFL, unix.O_ASYNC|unix.O_NONBLOCK),
+		} {
+			t.Run(fmt.Sprintf("%s %v", how, sig), func(t *testing.T) {
+				wantOK(t, runIn(t, s, l, nil, "perl", "-e", script+` select(undef, undef, undef, 0.1); print "sent\n";`))
+			})
+		}
+	}
+	if !same() {
+		t.Error("the kept jail was lost")
 	}
 }
