@@ -67,10 +67,12 @@ type rlimit struct {
 }
 
 func init() {
-	if len(os.Args) > 1 && os.Args[1] == InitArg {
+	if len(os.Args) > 1 && (os.Args[1] == InitArg || os.Args[1] == keeperArg) {
 		// Package init runs on the main thread, locked. Keep main() there:
 		// capabilities, no_new_privs, Landlock and seccomp are per thread, and
 		// the parent-death signal only survives an execve from this thread.
+		// A keeper forks every program from it, the thread whose scheduling
+		// settings it checks (see inherited).
 		runtime.LockOSThread()
 	}
 }

@@ -34,6 +34,7 @@ const (
 	keeperStarted = 'S' // the program runs
 	keeperExited  = 'W' // then: uint32 wait status, int64 user and system CPU ns (little-endian)
 	keeperFailed  = 'F' // then: why the request could not start
+	keeperChanged = 'C' // before keeperExited: the program changed what the keeper passes on; give the jail up
 )
 
 // keeperRequest is one command for a kept jail; its three stdio
@@ -74,6 +75,8 @@ func runKeeper(user string) {
 			check(e, "reset the handler of %v", sig)
 		}
 	}
+	start, err := inheritedNow()
+	check(err, "read the keeper's settings")
 	unix.CloseOnExec(initCtlFD)
 	send(keeperReady)
 	buf := make([]byte, maxSpecLen)
@@ -83,7 +86,7 @@ func runKeeper(user string) {
 		if !ok {
 			os.Exit(0) // the server closed the jail
 		}
-		runOne(user, req, stdio)
+		runOne(user, req, stdio, start)
 	}
 }
 
@@ -134,9 +137,47 @@ func closeAll(fds []int) {
 	}
 }
 
+// inherited is what a program gets from the keeper that any process of the
+// jail's uid may change: the keeper's rlimits (prlimit), and the nice value,
+// scheduling policy, CPU affinity and I/O priority (setpriority,
+// sched_setattr, sched_setaffinity, ioprio_set) of the thread that forks
+// the programs, the main one (init locks the keeper to it).
+type inherited struct {
+	rlimits  [unix.RLIMIT_RTTIME + 1]unix.Rlimit
+	sched    unix.SchedAttr
+	affinity unix.CPUSet
+	ioprio   uintptr
+}
+
+// inheritedNow reads what the calling thread would pass on now.
+func inheritedNow() (inherited, error) {
+	var in inherited
+	for r := range in.rlimits {
+		if err := unix.Prlimit(0, r, nil, &in.rlimits[r]); err != nil {
+			return in, err
+		}
+	}
+	attr, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		return in, err
+	}
+	in.sched = *attr
+	if err := unix.SchedGetaffinity(0, &in.affinity); err != nil {
+		return in, err
+	}
+	const ioprioWhoProcess = 1 // with 0: the calling thread
+	prio, _, e := unix.RawSyscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, 0, 0)
+	if e != 0 {
+		return in, e
+	}
+	in.ioprio = prio
+	return in, nil
+}
+
 // runOne starts one program, waits until it and everything it started are
-// gone, and reports.
-func runOne(user string, req *keeperRequest, stdio []int) {
+// gone, and reports. When the program changed what the keeper passes on
+// (start is what it was), the report says so first.
+func runOne(user string, req *keeperRequest, stdio []int, start inherited) {
 	defer closeAll(stdio)
 	// The keeper moves to the working directory, as a fresh jail's init
 	// does: a relative program path is found from there, and the program
@@ -168,6 +209,9 @@ func runOne(user string, req *keeperRequest, stdio []int) {
 	stdio = nil
 	send(keeperStarted)
 	ws, ru := reap(pid)
+	if now, err := inheritedNow(); err != nil || now != start {
+		send(keeperChanged)
+	}
 	msg := binary.LittleEndian.AppendUint32(nil, uint32(ws))
 	msg = binary.LittleEndian.AppendUint64(msg, uint64(syscall.TimevalToNsec(ru.Utime)))
 	msg = binary.LittleEndian.AppendUint64(msg, uint64(syscall.TimevalToNsec(ru.Stime)))

@@ -46,9 +46,12 @@ const keptIdle = 30 * time.Second
 // one session is its /tmp, like an SSH login.
 //
 // A kept jail is given up, and a fresh one built, when a command is killed
-// (timeout, output limit, cancel), when the next command needs another
-// jail (other limits, mounts or user), when its keeper has used half of
-// the CPU-time limit, or after keptIdle without a command; when two
+// (timeout, output limit, cancel), when the command changed what the
+// keeper passes on to programs (its rlimits, with prlimit, or the nice
+// value, scheduling policy, CPU affinity or I/O priority of its forking
+// thread: a process of the same uid may), when the next command needs
+// another jail (other limits, mounts or user), when its keeper has used
+// half of the CPU-time limit, or after keptIdle without a command; when two
 // commands run at once, the second runs like Jail.Run. Close ends it.
 type Session struct {
 	j      *Jail
@@ -299,6 +302,9 @@ func (k *kept) wait(argv0 string) (int, Usage, bool, error) {
 		}
 		switch m := buf[:n]; m[0] {
 		case keeperStarted:
+			continue
+		case keeperChanged:
+			k.dead.Store(true) // the report follows; the next command needs a new jail
 			continue
 		case keeperExited:
 			if n != keeperExitLen {

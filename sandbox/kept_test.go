@@ -335,3 +335,32 @@ func TestKeeperSurvivesFaultSignals(t *testing.T) {
 		t.Error("the kept jail was lost")
 	}
 }
+
+// A program may change, with the rights of its uid, what the keeper passes
+// on to the programs it starts: its rlimits (prlimit), and the nice value,
+// scheduling policy, CPU affinity and I/O priority of the thread that
+// forks them. What one command changes so must not reach the next.
+func TestKeptJailNotReusedAfterTampering(t *testing.T) {
+	j, s, l := keptSession(t)
+	const state = "ulimit -n; nice; chrt -p $$ | cut -d: -f2; taskset -p $$ | cut -d: -f2; ionice -p $$"
+	base := runIn(t, s, l, nil, "sh", "-c", state)
+	wantOK(t, base)
+	for _, tamper := range []string{
+		"prlimit --pid 1 --nofile=5:5",
+		"renice -n 10 -p 1",
+		"chrt -i -p 0 1",
+		"taskset -p 1 1",
+		"ionice -c 3 -p 1",
+	} {
+		t.Run(tamper, func(t *testing.T) {
+			s := j.NewSession()
+			defer s.Close()
+			wantOK(t, runIn(t, s, l, nil, "true"))
+			wantOK(t, runIn(t, s, l, nil, "sh", "-c", tamper+" >/dev/null"))
+			r := runIn(t, s, l, nil, "sh", "-c", state)
+			if r.code != 0 || r.err != nil || r.stdout != base.stdout {
+				t.Errorf("after %q: %v; want %q", tamper, r, base.stdout)
+			}
+		})
+	}
+}
