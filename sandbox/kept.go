@@ -118,12 +118,15 @@ func (s *Session) runKept(ctx context.Context, spec Spec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	// The key before keptRlimits, which drops RLIMIT_AS: it holds the
+	// memory limit, which the cgroup cannot lower below what the kept
+	// jail's /tmp and processes hold.
+	key := keptKey(is)
 	is.Rlimits = keptRlimits(is.Rlimits)
 	req, err := encodeRequest(keeperRequest{Dir: is.Dir, Argv: is.Argv, Env: is.Env})
 	if err != nil {
 		return -1, err
 	}
-	key := keptKey(is)
 	s.mu.Lock()
 	k := s.kept
 	s.kept = nil

@@ -233,6 +233,16 @@ func TestKeptJailKeyChange(t *testing.T) {
 	if same() {
 		t.Error("back to the default limits: the old jail came back")
 	}
+	// So does another memory limit: the kept jail's /tmp counts in its
+	// memory cgroup, whose limit cannot go below what it holds.
+	same = sameJail(t, s, l)
+	r = runIn(t, s, l, func(sp *Spec) { sp.Limits.Memory = 256 << 20 }, "sh", "-c", "test -e /tmp/marker && echo old; echo ok")
+	if r.code != 0 || r.err != nil || r.stdout != "ok\n" {
+		t.Errorf("with another memory limit: %v; want a new jail", r)
+	}
+	if same() {
+		t.Error("back to the default memory limit: the old jail came back")
+	}
 }
 
 func TestKeptJailConcurrentAndClose(t *testing.T) {
