@@ -178,7 +178,7 @@ func inheritedNow() (inherited, error) {
 // gone, and reports. When the program changed what the keeper passes on
 // (start is what it was), the report says so first.
 func runOne(user string, req *keeperRequest, stdio []int, start inherited) {
-	defer closeAll(stdio)
+	defer func() { closeAll(stdio) }() // nil once closed after the fork
 	// The keeper moves to the working directory, as a fresh jail's init
 	// does: a relative program path is found from there, and the program
 	// inherits it.
