@@ -43,7 +43,9 @@ const keptIdle = 30 * time.Second
 // is left to the memory cgroup (the keeper is a Go program, whose address
 // space reservations exceed typical limits): so a jail is kept only when
 // cgroups limit memory. What a kept jail shares between the commands of
-// one session is its /tmp, like an SSH login.
+// one session is its /tmp and its System V and POSIX IPC objects (shared
+// memory, semaphores, message queues), like an SSH login; they count in
+// its memory cgroup.
 //
 // A kept jail is given up, and a fresh one built, when a command is killed
 // (timeout, output limit, cancel), when the command changed what the
