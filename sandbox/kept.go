@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,7 +53,8 @@ const keptIdle = 30 * time.Second
 // keeper passes on to programs (its rlimits, with prlimit, or the nice
 // value, scheduling policy, CPU affinity or I/O priority of its forking
 // thread: a process of the same uid may), when the next command needs
-// another jail (other limits, mounts or user), when its keeper has used
+// another jail (other limits, mounts or user, or another directory put in
+// the place of the home or of a mount's source), when its keeper has used
 // half of the CPU-time limit, or after keptIdle without a command; when two
 // commands run at once, the second runs like Jail.Run. Close ends it.
 type Session struct {
@@ -120,10 +122,17 @@ func (s *Session) runKept(ctx context.Context, spec Spec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	// The directories the jail binds by identity too: one put in the
+	// place of the home or of a mount's source (a restore, new handouts)
+	// is what the command must see, as in a fresh jail.
+	ids, err := dirIDs(is)
+	if err != nil {
+		return s.j.Run(ctx, spec) // which says what is wrong with them
+	}
 	// The key before keptRlimits, which drops RLIMIT_AS: it holds the
 	// memory limit, which the cgroup cannot lower below what the kept
 	// jail's /tmp and processes hold.
-	key := keptKey(is)
+	key := ids + keptKey(is)
 	is.Rlimits = keptRlimits(is.Rlimits)
 	req, err := encodeRequest(keeperRequest{Dir: is.Dir, Argv: is.Argv, Env: is.Env})
 	if err != nil {
@@ -190,6 +199,27 @@ func keptKey(is initSpec) string {
 	is.Dir, is.Argv, is.Env = "", nil, nil
 	b, _ := encodeRequest(is)
 	return string(b)
+}
+
+// dirIDs names the host directories that a jail for is binds, its home
+// and its mounts' sources, by device and inode.
+func dirIDs(is initSpec) (string, error) {
+	var b strings.Builder
+	dirs := []string{is.Home}
+	for _, m := range is.Mounts {
+		dirs = append(dirs, m.Source)
+	}
+	for _, d := range dirs {
+		if d == "" {
+			continue // an empty directory made by the jail
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(d, &st); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%d:%d ", st.Dev, st.Ino)
+	}
+	return b.String(), nil
 }
 
 // kept is a jail whose PID 1 is a keeper.

@@ -374,3 +374,33 @@ func TestKeptJailNotReusedAfterTampering(t *testing.T) {
 		})
 	}
 }
+
+// A home or a mounted folder replaced on the host (a restore, a new
+// week's handouts put in place of the old) is what the next command sees,
+// as in a fresh jail, not the directory the kept jail bound.
+func TestKeptJailSeesReplacedDirectories(t *testing.T) {
+	_, s, l := keptSession(t)
+	share, _, mounts := classLayout(t, l)
+	ls := func() string {
+		t.Helper()
+		r := runIn(t, s, l, withMounts(mounts), "sh", "-c", "ls ~ ~/handouts")
+		wantOK(t, r)
+		return r.stdout
+	}
+	ls()
+	ls() // in the kept jail for these mounts
+	must(t, os.Rename(share, share+".old"))
+	must(t, os.Mkdir(share, 0o755))
+	must(t, os.WriteFile(filepath.Join(share, "week2.txt"), nil, 0o644))
+	if got := ls(); !strings.Contains(got, "week2.txt") || strings.Contains(got, "notes.txt") {
+		t.Errorf("after new handouts: %q; want week2.txt, not notes.txt", got)
+	}
+	must(t, os.Rename(l.alice, l.alice+".old"))
+	must(t, os.Mkdir(l.alice, 0o700))
+	l.chownAlice(t, l.alice)
+	must(t, os.WriteFile(filepath.Join(l.alice, "restored.txt"), nil, 0o644))
+	l.chownAlice(t, filepath.Join(l.alice, "restored.txt"))
+	if got := ls(); !strings.Contains(got, "restored.txt") {
+		t.Errorf("after a new home: %q; want restored.txt", got)
+	}
+}
