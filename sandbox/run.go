@@ -358,10 +358,18 @@ func (j *Jail) runIn(ctx context.Context, spec *Spec, lim Limits, p *proc, msg [
 		}
 	}
 
+	// A limit that fires after the program is gone must not kill the jail:
+	// a kept jail goes on to the session's next command.
+	var killMu sync.Mutex
+	ended := false
 	var why atomic.Int32
 	kill := func(reason int32) {
-		why.CompareAndSwap(killNone, reason)
-		p.kill()
+		killMu.Lock()
+		defer killMu.Unlock()
+		if !ended {
+			why.CompareAndSwap(killNone, reason)
+			p.kill()
+		}
 	}
 	timer := time.AfterFunc(lim.WallClock, func() { kill(killTimeout) })
 	defer timer.Stop()
@@ -390,6 +398,9 @@ func (j *Jail) runIn(ctx context.Context, spec *Spec, lim Limits, p *proc, msg [
 
 	code, usage, execed, err := w.wait(spec.Argv[0])
 	copiers.Wait()
+	killMu.Lock()
+	ended = true
+	killMu.Unlock()
 	if spec.Usage != nil {
 		*spec.Usage = usage
 	}
