@@ -43,6 +43,9 @@ type keeperRequest struct {
 	Dir  string // relative to the home, clean
 	Argv []string
 	Env  []string
+	// FileSize, when below the keeper's RLIMIT_FSIZE, lowers it for this
+	// and later programs (the quota's room left); it is never raised.
+	FileSize uint64
 }
 
 // keeperExitLen is the length of a keeperExited packet.
@@ -86,7 +89,7 @@ func runKeeper(user string) {
 		if !ok {
 			os.Exit(0) // the server closed the jail
 		}
-		runOne(user, req, stdio, start)
+		runOne(user, req, stdio, &start)
 	}
 }
 
@@ -177,8 +180,17 @@ func inheritedNow() (inherited, error) {
 // runOne starts one program, waits until it and everything it started are
 // gone, and reports. When the program changed what the keeper passes on
 // (start is what it was), the report says so first.
-func runOne(user string, req *keeperRequest, stdio []int, start inherited) {
+func runOne(user string, req *keeperRequest, stdio []int, start *inherited) {
 	defer func() { closeAll(stdio) }() // nil once closed after the fork
+	// Lower, never raise, as a fresh jail's init does.
+	if fs := &start.rlimits[unix.RLIMIT_FSIZE]; req.FileSize != 0 && req.FileSize < fs.Max {
+		lim := unix.Rlimit{Cur: req.FileSize, Max: req.FileSize}
+		if err := unix.Prlimit(0, unix.RLIMIT_FSIZE, &lim, nil); err != nil {
+			send(keeperFailed, []byte(fmt.Sprintf("file size limit %d: %v", req.FileSize, err))...)
+			return
+		}
+		*fs = lim
+	}
 	// The keeper moves to the working directory, as a fresh jail's init
 	// does: a relative program path is found from there, and the program
 	// inherits it.
@@ -209,7 +221,7 @@ func runOne(user string, req *keeperRequest, stdio []int, start inherited) {
 	stdio = nil
 	send(keeperStarted)
 	ws, ru := reap(pid)
-	if now, err := inheritedNow(); err != nil || now != start {
+	if now, err := inheritedNow(); err != nil || now != *start {
 		send(keeperChanged)
 	}
 	msg := binary.LittleEndian.AppendUint32(nil, uint32(ws))

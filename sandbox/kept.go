@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,7 +56,8 @@ const keptIdle = 30 * time.Second
 // value, scheduling policy, CPU affinity or I/O priority of its forking
 // thread: a process of the same uid may), when the next command needs
 // another jail (other limits, mounts or user, or another directory put in
-// the place of the home or of a mount's source), when its keeper has used
+// the place of the home or of a mount's source; a lower file-size limit,
+// the keeper sets for that command and the later ones), when its keeper has used
 // half of the CPU-time limit, or after keptIdle without a command; when two
 // commands run at once, the second runs like Jail.Run. Close ends it.
 type Session struct {
@@ -134,7 +137,8 @@ func (s *Session) runKept(ctx context.Context, spec Spec) (int, error) {
 	// jail's /tmp and processes hold.
 	key := ids + keptKey(is)
 	is.Rlimits = keptRlimits(is.Rlimits)
-	req, err := encodeRequest(keeperRequest{Dir: is.Dir, Argv: is.Argv, Env: is.Env})
+	fileSize := uint64(lim.FileSize)
+	req, err := encodeRequest(keeperRequest{Dir: is.Dir, Argv: is.Argv, Env: is.Env, FileSize: fileSize})
 	if err != nil {
 		return -1, err
 	}
@@ -142,7 +146,10 @@ func (s *Session) runKept(ctx context.Context, spec Spec) (int, error) {
 	k := s.kept
 	s.kept = nil
 	s.mu.Unlock()
-	if k != nil && (k.key != key || !k.alive() || k.tired(lim.CPUTime)) {
+	// The keeper can lower its file-size limit for a command, never raise
+	// it: a quota's room left shrinks as files are written, and only a
+	// grown one (files deleted) needs a new jail.
+	if k != nil && (k.key != key || !k.alive() || k.tired(lim.CPUTime) || fileSize > k.fileSize) {
 		k.p.discard()
 		k = nil
 	}
@@ -157,6 +164,9 @@ func (s *Session) runKept(ctx context.Context, spec Spec) (int, error) {
 	}
 	k.idle = false
 	code, err := s.j.runIn(ctx, &spec, lim, k.p, req, k)
+	if k.idle {
+		k.fileSize = min(k.fileSize, fileSize)
+	}
 	if !k.idle || errors.Is(err, ErrTimeout) || errors.Is(err, ErrOutputLimit) || ctx.Err() != nil {
 		k.dead.Store(true) // broken, killed, or about to be
 	}
@@ -197,6 +207,13 @@ func keptRlimits(rl []rlimit) []rlimit {
 // everything but the command itself.
 func keptKey(is initSpec) string {
 	is.Dir, is.Argv, is.Env = "", nil, nil
+	// The file-size limit is the keeper's upper bound (kept.fileSize).
+	is.Rlimits = slices.Clone(is.Rlimits)
+	for i, r := range is.Rlimits {
+		if r.Resource == unix.RLIMIT_FSIZE {
+			is.Rlimits[i].Cur, is.Rlimits[i].Max = 0, 0
+		}
+	}
 	b, _ := encodeRequest(is)
 	return string(b)
 }
@@ -230,6 +247,8 @@ type kept struct {
 	// idle: the keeper reported the end of the last command and waits for
 	// the next (set by wait, read after it by the one Run using k).
 	idle bool
+	// fileSize is the keeper's RLIMIT_FSIZE: a command may have it or less.
+	fileSize uint64
 }
 
 // keep turns a pre-forked init into a kept jail for is.
@@ -268,7 +287,13 @@ func (j *Jail) keep(ctx context.Context, is initSpec, key string) (*kept, error)
 	p.extraTasks = keeperTasks
 	// The status pipe is the keeper's stderr: only a Go crash writes there.
 	go io.Copy(io.Discard, p.status)
-	return &kept{p: p, key: key}, nil
+	k := &kept{p: p, key: key, fileSize: math.MaxUint64}
+	for _, r := range is.Rlimits {
+		if r.Resource == unix.RLIMIT_FSIZE {
+			k.fileSize = r.Max
+		}
+	}
+	return k, nil
 }
 
 // initDied says why an init that was to become a keeper is gone.

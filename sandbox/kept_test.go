@@ -404,3 +404,41 @@ func TestKeptJailSeesReplacedDirectories(t *testing.T) {
 		t.Errorf("after a new home: %q; want restored.txt", got)
 	}
 }
+
+// A quota's room left, the file-size limit, shrinks as a user writes: the
+// kept jail lowers it for the next command; only a larger one needs a new
+// jail.
+func TestKeptJailFileSize(t *testing.T) {
+	_, s, l := keptSession(t)
+	limit := func(bytes int64) func(*Spec) { return func(sp *Spec) { sp.Limits.FileSize = bytes } }
+	fsize := func(bytes int64) string {
+		t.Helper()
+		r := runIn(t, s, l, limit(bytes), "sh", "-c", "ulimit -f; ulimit -H -f")
+		wantOK(t, r)
+		return strings.Join(strings.Fields(r.stdout), " ")
+	}
+	if got := fsize(1 << 20); got != "2048 2048" {
+		t.Errorf("1 MiB: ulimit -f, -H -f = %q, want 2048 2048 (512-byte blocks)", got)
+	}
+	wantOK(t, runIn(t, s, l, limit(1<<20), "sh", "-c", "echo here > /tmp/marker"))
+	marked := func(bytes int64) bool {
+		r := runIn(t, s, l, limit(bytes), "cat", "/tmp/marker")
+		return r.err == nil && r.stdout == "here\n"
+	}
+	if got := fsize(512 << 10); got != "1024 1024" {
+		t.Errorf("512 KiB: %q, want 1024 1024", got)
+	}
+	r := runIn(t, s, l, limit(512<<10), "sh", "-c", "head -c 600000 /dev/zero > big")
+	if r.code != 128+int(syscall.SIGXFSZ) {
+		t.Errorf("writing 600000 bytes under a 512 KiB limit: %v, want SIGXFSZ", r)
+	}
+	if !marked(512 << 10) {
+		t.Error("a lower file-size limit gave up the kept jail")
+	}
+	if got := fsize(2 << 20); got != "4096 4096" {
+		t.Errorf("2 MiB: %q, want 4096 4096", got)
+	}
+	if marked(2 << 20) {
+		t.Error("a higher file-size limit ran in the old jail, whose limit cannot be raised")
+	}
+}
