@@ -49,7 +49,7 @@ type initSpec struct {
 	Seccomp  bool
 	Mounts   []mountSpec
 	// Keep asks for a kept jail: instead of a program, the init execs the
-	// jail's resident PID 1 (see zygote_linux.go), which then runs each
+	// jail's resident PID 1 (see keeper_linux.go), which then runs each
 	// command it is sent. Dir, Argv and Env are unused.
 	Keep bool
 }
