@@ -146,26 +146,39 @@ var keptMode = os.Getenv("CUBBY_SANDBOX_KEPT") == "1"
 // run runs argv as alice in l with the given spec adjustments.
 func run(t testing.TB, j *Jail, l *layout, adjust func(*Spec), argv ...string) result {
 	t.Helper()
+	// Without a memory cgroup (an unprivileged run) no jail is kept.
+	if !keptMode || j.cgroup == nil {
+		return runOn(t, j.Run, l, adjust, argv...)
+	}
+	s := j.NewSession()
+	defer s.Close()
+	first := runOn(t, s.Run, l, func(sp *Spec) {
+		if adjust != nil {
+			adjust(sp)
+		}
+		sp.Argv, sp.Stdin, sp.Stdout, sp.Stderr, sp.Usage = []string{"true"}, nil, nil, nil, nil
+	})
+	if first.code != 0 || first.err != nil {
+		// A spec that Run refuses is refused the same way without a session.
+		return runOn(t, j.Run, l, adjust, argv...)
+	}
+	r := runOn(t, s.Run, l, adjust, argv...)
+	if s.kept == nil && r.err == nil {
+		t.Fatalf("CUBBY_SANDBOX_KEPT=1: the command did not run in a kept jail (%s)", j.Features())
+	}
+	return r
+}
+
+// runOn runs argv as alice in l through runFn, a Jail's or a Session's Run.
+func runOn(t testing.TB, runFn func(context.Context, Spec) (int, error), l *layout, adjust func(*Spec), argv ...string) result {
+	t.Helper()
 	var out, errOut syncBuffer
 	spec := Spec{User: "alice", Home: l.alice, Argv: argv, Stdout: &out, Stderr: &errOut}
 	spec.Limits.WallClock = 30 * time.Second
 	if adjust != nil {
 		adjust(&spec)
 	}
-	s := j.NewSession()
-	defer s.Close()
-	first := spec
-	first.Argv, first.Stdin, first.Stdout, first.Stderr, first.Usage = []string{"true"}, nil, nil, nil, nil
-	// Without a memory cgroup (an unprivileged run) no jail is kept; a spec
-	// that Run refuses is refused the same way without a session.
-	if !keptMode || j.cgroup == nil || func() bool { code, err := s.Run(context.Background(), first); return code != 0 || err != nil }() {
-		code, err := j.Run(context.Background(), spec)
-		return result{code, err, out.String(), errOut.String()}
-	}
-	code, err := s.Run(context.Background(), spec)
-	if s.kept == nil && err == nil {
-		t.Fatalf("CUBBY_SANDBOX_KEPT=1: the command did not run in a kept jail (%s)", j.Features())
-	}
+	code, err := runFn(context.Background(), spec)
 	return result{code, err, out.String(), errOut.String()}
 }
 

@@ -20,14 +20,7 @@ import (
 // runIn runs argv as alice through the session s.
 func runIn(t testing.TB, s *Session, l *layout, adjust func(*Spec), argv ...string) result {
 	t.Helper()
-	var out, errOut syncBuffer
-	spec := Spec{User: "alice", Home: l.alice, Argv: argv, Stdout: &out, Stderr: &errOut}
-	spec.Limits.WallClock = 30 * time.Second
-	if adjust != nil {
-		adjust(&spec)
-	}
-	code, err := s.Run(context.Background(), spec)
-	return result{code, err, out.String(), errOut.String()}
+	return runOn(t, s.Run, l, adjust, argv...)
 }
 
 // keptSession returns a session of a jail that keeps jails, with its
