@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +33,7 @@ const keeperArg = "__cubby_sandbox_keeper"
 const (
 	keeperReady   = 'R' // waiting for the first request
 	keeperStarted = 'S' // the program runs
-	keeperExited  = 'W' // then: uint32 wait status, int64 user and system CPU ns (little-endian)
+	keeperExited  = 'W' // then: uint32 wait status, int64 CPU ns of the command's processes (little-endian)
 	keeperFailed  = 'F' // then: why the request could not start
 	keeperChanged = 'C' // before keeperExited: the program changed what the keeper passes on; give the jail up
 )
@@ -49,7 +50,7 @@ type keeperRequest struct {
 }
 
 // keeperExitLen is the length of a keeperExited packet.
-const keeperExitLen = 1 + 4 + 8 + 8
+const keeperExitLen = 1 + 4 + 8
 
 func runKeeper(user string) {
 	if !validUser(user) {
@@ -220,22 +221,23 @@ func runOne(user string, req *keeperRequest, stdio []int, start *inherited) {
 	closeAll(stdio)
 	stdio = nil
 	send(keeperStarted)
-	ws, ru := reap(pid)
+	ws, cpu := reap(pid)
 	if now, err := inheritedNow(); err != nil || now != *start {
 		send(keeperChanged)
 	}
 	msg := binary.LittleEndian.AppendUint32(nil, uint32(ws))
-	msg = binary.LittleEndian.AppendUint64(msg, uint64(syscall.TimevalToNsec(ru.Utime)))
-	msg = binary.LittleEndian.AppendUint64(msg, uint64(syscall.TimevalToNsec(ru.Stime)))
+	msg = binary.LittleEndian.AppendUint64(msg, uint64(cpu))
 	send(keeperExited, msg...)
 }
 
 // reap waits for the program, then kills every other process of the jail
 // (orphans are this PID 1's children) and waits for them all. It returns
-// the program's wait status and resource usage.
-func reap(pid int) (syscall.WaitStatus, syscall.Rusage) {
+// the program's wait status and the CPU time of every process the command
+// made: the program's own includes the children it waited for, and the
+// keeper reaps the rest.
+func reap(pid int) (syscall.WaitStatus, time.Duration) {
 	var status syscall.WaitStatus
-	var usage syscall.Rusage
+	var cpu time.Duration
 	done := false
 	for {
 		var ws syscall.WaitStatus
@@ -245,9 +247,11 @@ func reap(pid int) (syscall.WaitStatus, syscall.Rusage) {
 		case err == syscall.EINTR:
 			continue
 		case err != nil: // ECHILD: nothing is left
-			return status, usage
-		case wpid == pid:
-			status, usage, done = ws, ru, true
+			return status, cpu
+		}
+		cpu += time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
+		if wpid == pid {
+			status, done = ws, true
 		}
 		if done {
 			// kill(-1) from PID 1 reaches every other process of the

@@ -371,7 +371,7 @@ func (k *kept) wait(argv0 string) (int, Usage, bool, error) {
 				break
 			}
 			ws := syscall.WaitStatus(binary.LittleEndian.Uint32(m[1:]))
-			cpu := time.Duration(binary.LittleEndian.Uint64(m[5:]) + binary.LittleEndian.Uint64(m[13:]))
+			cpu := time.Duration(binary.LittleEndian.Uint64(m[5:]))
 			code := ws.ExitStatus()
 			if ws.Signaled() {
 				code = 128 + int(ws.Signal())

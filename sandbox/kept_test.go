@@ -435,3 +435,23 @@ func TestKeptJailFileSize(t *testing.T) {
 		t.Error("a higher file-size limit ran in the old jail, whose limit cannot be raised")
 	}
 }
+
+// The keeper reaps every process of a command, so the CPU time of one the
+// program left behind (orphaned to PID 1) counts in its usage.
+func TestKeptJailCountsOrphans(t *testing.T) {
+	_, s, l := keptSession(t)
+	const busy = `i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done`
+	cpu := func(script string) time.Duration {
+		t.Helper()
+		var u Usage
+		wantOK(t, runIn(t, s, l, func(sp *Spec) { sp.Usage = &u }, "sh", "-c", script))
+		return u.CPUTime
+	}
+	direct := cpu(busy)
+	// The subshell exits at once; its child, orphaned, does the work while
+	// the program waits for its file without waiting for it as a child.
+	orphaned := cpu(`rm -f /tmp/o; (sh -c '` + busy + `; touch /tmp/o' &); while [ ! -e /tmp/o ]; do sleep 0.05; done`)
+	if direct <= 0 || orphaned < direct/2 {
+		t.Errorf("the loop alone used %v; the program whose orphan ran it reported %v, want at least half", direct, orphaned)
+	}
+}

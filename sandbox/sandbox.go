@@ -165,9 +165,10 @@ func openNoSymlinks(dirFD int, name string) (int, error) {
 const maxMounts = 256
 
 // Usage is what a jailed program used: its own CPU time and that of the
-// children it waited for. Processes it left behind are killed with the
-// jail and not counted. In a fresh jail, the init's setup before exec (a
-// few ms) counts too; in a kept jail only the program does.
+// children it waited for. In a fresh jail, processes it left behind are
+// killed with the jail and not counted, and the init's setup before exec
+// (a few ms) is; in a kept jail, the keeper reaps every process of the
+// command and counts them all, and nothing else.
 type Usage struct {
 	CPUTime time.Duration
 }
