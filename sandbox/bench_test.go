@@ -24,12 +24,17 @@ func reportMedian(b *testing.B, d []time.Duration) {
 // BenchmarkRunTrue measures a jailed /bin/true, from Run to Run's return.
 func BenchmarkRunTrue(b *testing.B) {
 	j, l := newTestJail(b), newLayout(b)
+	benchTrue(b, j.Run, l)
+}
+
+// benchTrue measures /bin/true through run, a Jail's or a Session's Run.
+func benchTrue(b *testing.B, run func(context.Context, Spec) (int, error), l *layout) {
 	spec := Spec{User: "alice", Home: l.alice, Argv: []string{"/bin/true"}}
 	ctx := context.Background()
 	var d []time.Duration
 	for b.Loop() {
 		start := time.Now()
-		if code, err := j.Run(ctx, spec); code != 0 || err != nil {
+		if code, err := run(ctx, spec); code != 0 || err != nil {
 			b.Fatalf("Run = %d, %v", code, err)
 		}
 		d = append(d, time.Since(start))
@@ -75,20 +80,10 @@ func BenchmarkExecTrue(b *testing.B) {
 // command, in its kept jail: compare BenchmarkRunTrue (a fresh jail).
 func BenchmarkSessionRunTrue(b *testing.B) {
 	j, l := newTestJail(b), newLayout(b)
-	spec := Spec{User: "alice", Home: l.alice, Argv: []string{"/bin/true"}}
-	ctx := context.Background()
 	s := j.NewSession()
 	defer s.Close()
-	if code, err := s.Run(ctx, spec); code != 0 || err != nil {
-		b.Fatalf("Run = %d, %v", code, err)
+	if r := runIn(b, s, l, nil, "/bin/true"); r.code != 0 || r.err != nil {
+		b.Fatalf("first command: %v", r)
 	}
-	var d []time.Duration
-	for b.Loop() {
-		start := time.Now()
-		if code, err := s.Run(ctx, spec); code != 0 || err != nil {
-			b.Fatalf("Run = %d, %v", code, err)
-		}
-		d = append(d, time.Since(start))
-	}
-	reportMedian(b, d)
+	benchTrue(b, s.Run, l)
 }
