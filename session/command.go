@@ -22,7 +22,6 @@ import (
 
 // Jail runs programs in users' jails; *sandbox.Jail implements it.
 type Jail interface {
-	Run(ctx context.Context, spec sandbox.Spec) (int, error)
 	// NewSession returns a runner for the programs of one session, which
 	// may keep a jail built between them.
 	NewSession() *sandbox.Session
