@@ -221,7 +221,7 @@ func runInit() {
 			check(applySeccomp(), "seccomp")
 		}
 		spec.Argv = []string{"cubby-jail", keeperArg, spec.User}
-		spec.Env = []string{"GOMAXPROCS=1", "GODEBUG=cgroupgomaxprocs=0,updatemaxprocs=0"}
+		spec.Env = initEnv()
 		execProgram(fmt.Sprintf("/proc/self/fd/%d", exeFD), spec, statusFD, initStatusFD)
 	}
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path"
-	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -128,11 +127,6 @@ func receiveRequest(buf, oob []byte) (*keeperRequest, []int, bool) {
 		closeAll(fds)
 		send(keeperFailed, []byte("bad request")...)
 	}
-}
-
-// validDir reports whether dir is clean, relative and stays in the home.
-func validDir(dir string) bool {
-	return dir == "" || path.Clean(dir) == dir && !path.IsAbs(dir) && dir != ".." && !strings.HasPrefix(dir, "../")
 }
 
 func closeAll(fds []int) {

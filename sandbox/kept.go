@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -161,6 +160,7 @@ func (s *Session) runKept(ctx context.Context, spec Spec) (int, error) {
 			// A fresh jail runs it, or says what stops the jail.
 			return s.j.Run(ctx, spec)
 		}
+		k.fileSize = fileSize // is.Rlimits' RLIMIT_FSIZE
 	}
 	k.idle = false
 	code, err := s.j.runIn(ctx, &spec, lim, k.p, req, k)
@@ -287,13 +287,7 @@ func (j *Jail) keep(ctx context.Context, is initSpec, key string) (*kept, error)
 	p.extraTasks = keeperTasks
 	// The status pipe is the keeper's stderr: only a Go crash writes there.
 	go io.Copy(io.Discard, p.status)
-	k := &kept{p: p, key: key, fileSize: math.MaxUint64}
-	for _, r := range is.Rlimits {
-		if r.Resource == unix.RLIMIT_FSIZE {
-			k.fileSize = r.Max
-		}
-	}
-	return k, nil
+	return &kept{p: p, key: key}, nil
 }
 
 // initDied says why an init that was to become a keeper is gone.
@@ -355,9 +349,7 @@ func (k *kept) wait(argv0 string) (int, Usage, bool, error) {
 		n, err := k.p.ctl.Read(buf)
 		if err != nil || n == 0 {
 			// Killed by Run (timeout, cancel, output), or it died.
-			k.dead.Store(true)
-			k.p.kill()
-			<-k.p.done
+			k.end()
 			return 128 + int(syscall.SIGKILL), Usage{}, false, errors.New("sandbox: the jail's PID 1 died")
 		}
 		switch m := buf[:n]; m[0] {
@@ -372,12 +364,8 @@ func (k *kept) wait(argv0 string) (int, Usage, bool, error) {
 			}
 			ws := syscall.WaitStatus(binary.LittleEndian.Uint32(m[1:]))
 			cpu := time.Duration(binary.LittleEndian.Uint64(m[5:]))
-			code := ws.ExitStatus()
-			if ws.Signaled() {
-				code = 128 + int(ws.Signal())
-			}
 			k.idle = true
-			return code, Usage{CPUTime: cpu}, true, nil
+			return waitCode(ws), Usage{CPUTime: cpu}, true, nil
 		case keeperFailed:
 			k.idle = true
 			code, err := statusError(m[1:], argv0)
@@ -387,9 +375,14 @@ func (k *kept) wait(argv0 string) (int, Usage, bool, error) {
 			code, err := statusError(m, argv0)
 			return code, Usage{}, false, err
 		}
-		k.dead.Store(true)
-		k.p.kill()
-		<-k.p.done
+		k.end()
 		return -1, Usage{}, false, fmt.Errorf("sandbox: the jail's PID 1 sent a malformed report (%d bytes)", n)
 	}
+}
+
+// end kills the kept jail and waits until its PID 1 is gone.
+func (k *kept) end() {
+	k.dead.Store(true)
+	k.p.kill()
+	<-k.p.done
 }

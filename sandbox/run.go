@@ -101,9 +101,7 @@ func (j *Jail) spawn() (*proc, error) {
 	}
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command("/proc/self/exe", InitArg)
-		// Never nil: nil inherits the server's environment. The init is
-		// single-threaded work; skip the runtime's cgroup CPU probing.
-		cmd.Env = []string{"GOMAXPROCS=1", "GODEBUG=cgroupgomaxprocs=0,updatemaxprocs=0"}
+		cmd.Env = initEnv() // never nil: nil inherits the server's environment
 		cmd.Dir = "/"
 		cmd.Stderr = sw
 		cmd.ExtraFiles = []*os.File{childCtl} // fd 3
@@ -164,6 +162,12 @@ func (j *Jail) spawn() (*proc, error) {
 		}
 	}
 	return p, nil
+}
+
+// initEnv is the whole environment of a jail's init and of a keeper: both
+// are single-threaded work, so one P and no cgroup CPU probing.
+func initEnv() []string {
+	return []string{"GOMAXPROCS=1", "GODEBUG=cgroupgomaxprocs=0,updatemaxprocs=0"}
 }
 
 // retryWithoutCgroupFD reports whether a failed clone3 with
@@ -453,10 +457,19 @@ func exitStatus(ps *os.ProcessState) int {
 	if ps == nil {
 		return -1
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		return waitCode(ws)
 	}
 	return ps.ExitCode()
+}
+
+// waitCode is a wait status as a shell shows it: the exit code, or
+// 128+signal for a program killed by a signal.
+func waitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
 }
 
 // rlimits returns the rlimits the init applies right before execve.

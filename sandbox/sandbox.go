@@ -208,6 +208,12 @@ type Jail struct {
 // the Go runtime start of the init is off the request path.
 const poolSize = 2
 
+// validDir reports whether dir, a working directory relative to the
+// home, is clean and stays in the home.
+func validDir(dir string) bool {
+	return !filepath.IsAbs(dir) && filepath.Clean(dir) == dir && dir != ".." && !strings.HasPrefix(dir, "../")
+}
+
 // validUser reports whether name matches ^[a-z_][a-z0-9_-]{0,31}$. It is
 // not a regexp so that the jail's init, which runs every package's
 // initialisation, does not compile one.
@@ -420,7 +426,7 @@ func (j *Jail) validate(spec *Spec) (home string, err error) {
 	if spec.Dir == "" {
 		spec.Dir = "."
 	}
-	if filepath.IsAbs(spec.Dir) || filepath.Clean(spec.Dir) != spec.Dir || spec.Dir == ".." || strings.HasPrefix(spec.Dir, "../") {
+	if !validDir(spec.Dir) {
 		return "", fmt.Errorf("sandbox: invalid working directory %q", spec.Dir)
 	}
 	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
