@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -214,7 +215,7 @@ func keptKey(is initSpec) string {
 			is.Rlimits[i].Cur, is.Rlimits[i].Max = 0, 0
 		}
 	}
-	b, _ := encodeRequest(is)
+	b, _ := json.Marshal(is) // plain data: cannot fail, and a key has no size cap
 	return string(b)
 }
 
